@@ -1,0 +1,40 @@
+// Everything the bridge needs to know about one cell: where its broker is and how the
+// cell's oslo.messaging services are configured. Filled from the gateway's YAML config
+// (gateway/config.h); every field's YAML key is its name here.
+#ifndef CELLGW_BRIDGE_CELL_OPTIONS_H_
+#define CELLGW_BRIDGE_CELL_OPTIONS_H_
+
+#include <map>
+#include <string>
+
+#include "absl/time/time.h"
+
+namespace cellgw::bridge {
+
+struct CellOptions {
+  // Routing name used in Target.cell. Unique within a gateway.
+  std::string name;
+  // oslo.messaging transport URL, rabbit://user:pass@host:port[,host...]/vhost. A secret:
+  // log and show only RedactTransportUrl(transport_url).
+  std::string transport_url;
+  // Exchange for targets without one, as oslo's [DEFAULT] control_exchange.
+  std::string control_exchange = "openstack";
+  // Version caps per topic (nova's [upgrade_levels]): topic -> "X.Y[.Z]" or an alias.
+  std::map<std::string, std::string> upgrade_levels;
+  // Release-name aliases usable in upgrade_levels (nova's VERSION_ALIASES): alias -> version.
+  std::map<std::string, std::string> version_aliases;
+  // Default call timeout (oslo's rpc_response_timeout).
+  absl::Duration rpc_response_timeout = absl::Seconds(60);
+  // AMQP connections to open to the cell; calls are spread over them.
+  int connections = 1;
+  // Must match the cell's oslo.messaging options, or exchange declares fail with 406.
+  bool amqp_durable_queues = false;
+  bool amqp_auto_delete = false;
+  bool rabbit_quorum_queue = false;
+  // AMQP heartbeat (oslo's heartbeat_timeout_threshold). Zero turns heartbeats off.
+  absl::Duration heartbeat_timeout_threshold = absl::Seconds(60);
+};
+
+}  // namespace cellgw::bridge
+
+#endif  // CELLGW_BRIDGE_CELL_OPTIONS_H_

@@ -1,0 +1,365 @@
+#include "bridge/amqp_connection.h"
+
+#include <amqp.h>
+#include <amqp_framing.h>
+#include <amqp_tcp_socket.h>
+#include <sys/time.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace cellgw::bridge {
+namespace {
+
+constexpr amqp_channel_t kConsumeChannel = 1;
+constexpr amqp_channel_t kPublishChannel = 2;
+constexpr int kFrameMax = 131072;
+
+amqp_bytes_t Bytes(absl::string_view s) {
+  amqp_bytes_t b;
+  b.len = s.size();
+  b.bytes = const_cast<char*>(s.data());
+  return b;
+}
+
+std::string ToString(amqp_bytes_t b) {
+  return std::string(static_cast<const char*>(b.bytes), b.len);
+}
+
+// Turns a synchronous method's outcome into a status. `what` names the operation.
+absl::Status ReplyToStatus(const amqp_rpc_reply_t& reply, absl::string_view what) {
+  switch (reply.reply_type) {
+    case AMQP_RESPONSE_NORMAL:
+      return absl::OkStatus();
+    case AMQP_RESPONSE_NONE:
+      return absl::UnavailableError(absl::StrCat(what, ": no reply from broker"));
+    case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+      return absl::UnavailableError(
+          absl::StrCat(what, ": ", amqp_error_string2(reply.library_error)));
+    case AMQP_RESPONSE_SERVER_EXCEPTION:
+      if (reply.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+        const auto* close = static_cast<const amqp_channel_close_t*>(reply.reply.decoded);
+        const std::string text = ToString(close->reply_text);
+        if (close->reply_code == 404) return absl::NotFoundError(absl::StrCat(what, ": ", text));
+        return absl::FailedPreconditionError(absl::StrCat(what, ": ", text));
+      }
+      if (reply.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+        const auto* close = static_cast<const amqp_connection_close_t*>(reply.reply.decoded);
+        return absl::UnavailableError(
+            absl::StrCat(what, ": broker closed the connection: ", ToString(close->reply_text)));
+      }
+      return absl::UnavailableError(absl::StrCat(what, ": unexpected broker method"));
+  }
+  return absl::UnavailableError(absl::StrCat(what, ": unknown reply"));
+}
+
+}  // namespace
+
+struct AmqpConnection::State {
+  amqp_connection_state_t conn = nullptr;
+  bool broken = false;  // a library error left rabbitmq-c in an unknown state
+  std::string description;  // host:port, for messages
+  // Content being assembled per channel: a deliver or return method is followed by a header
+  // frame and body frames on the same channel.
+  struct Pending {
+    bool active = false;
+    InboundMessage message;
+    uint64_t received = 0;
+  };
+  Pending pending[3];
+
+  ~State() {
+    if (conn == nullptr) return;
+    if (!broken) amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
+    amqp_destroy_connection(conn);
+  }
+
+  // Acknowledges a broker-initiated channel close and opens the channel again. Returns the
+  // reopen's outcome; the channel is unusable when it fails.
+  absl::Status ReopenChannel(amqp_channel_t channel) {
+    amqp_channel_close_ok_t ok{};
+    if (amqp_send_method(conn, channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok) != AMQP_STATUS_OK) {
+      broken = true;
+      return absl::UnavailableError("lost connection while closing channel");
+    }
+    amqp_maybe_release_buffers_on_channel(conn, channel);
+    pending[channel].active = false;
+    amqp_channel_open(conn, channel);
+    absl::Status status = ReplyToStatus(amqp_get_rpc_reply(conn), "channel.open");
+    if (status.ok() && channel == kPublishChannel) {
+      amqp_confirm_select(conn, channel);
+      status = ReplyToStatus(amqp_get_rpc_reply(conn), "confirm.select");
+    }
+    if (!status.ok()) broken = true;
+    return status;
+  }
+
+  // After a synchronous method failed: reopen the channel when the broker only closed the
+  // channel, mark the connection broken otherwise.
+  absl::Status AfterRpcFailure(const amqp_rpc_reply_t& reply, amqp_channel_t channel,
+                               absl::Status status) {
+    if (reply.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
+        reply.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+      absl::Status reopened = ReopenChannel(channel);
+      if (!reopened.ok()) return reopened;
+      return status;
+    }
+    broken = true;
+    if (!absl::IsUnavailable(status)) return absl::UnavailableError(status.message());
+    return status;
+  }
+
+  uint64_t next_seq = 1;
+};
+
+AmqpConnection::AmqpConnection(std::unique_ptr<State> state) : state_(std::move(state)) {}
+AmqpConnection::~AmqpConnection() = default;
+
+absl::StatusOr<std::unique_ptr<AmqpConnection>> AmqpConnection::Open(
+    const AmqpEndpoint& endpoint) {
+  auto state = std::make_unique<State>();
+  state->description = absl::StrCat(endpoint.host, ":", endpoint.port);
+  state->conn = amqp_new_connection();
+  if (state->conn == nullptr) return absl::ResourceExhaustedError("amqp_new_connection failed");
+  amqp_socket_t* socket = amqp_tcp_socket_new(state->conn);
+  if (socket == nullptr) return absl::ResourceExhaustedError("amqp_tcp_socket_new failed");
+  const timeval io_timeout = absl::ToTimeval(endpoint.io_timeout);
+  amqp_set_handshake_timeout(state->conn, &io_timeout);
+  amqp_set_rpc_timeout(state->conn, &io_timeout);
+
+  int rc = amqp_socket_open_noblock(socket, endpoint.host.c_str(), endpoint.port, &io_timeout);
+  if (rc != AMQP_STATUS_OK) {
+    state->broken = true;
+    return absl::UnavailableError(
+        absl::StrCat("cannot connect to ", state->description, ": ", amqp_error_string2(rc)));
+  }
+  amqp_table_entry_t entries[1];
+  entries[0].key = amqp_cstring_bytes("connection_name");
+  entries[0].value.kind = AMQP_FIELD_KIND_UTF8;
+  entries[0].value.value.bytes = Bytes(endpoint.connection_name);
+  amqp_table_t properties;
+  properties.num_entries = endpoint.connection_name.empty() ? 0 : 1;
+  properties.entries = entries;
+  const int heartbeat = static_cast<int>(absl::ToInt64Seconds(endpoint.heartbeat));
+  amqp_rpc_reply_t reply = amqp_login_with_properties(
+      state->conn, endpoint.virtual_host.c_str(), /*channel_max=*/0, kFrameMax, heartbeat,
+      &properties, AMQP_SASL_METHOD_PLAIN, endpoint.username.c_str(),
+      endpoint.password.c_str());
+  if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
+    state->broken = true;
+    absl::Status status = ReplyToStatus(reply, "login");
+    return absl::UnavailableError(absl::StrCat("cannot log in to ", state->description,
+                                               " vhost '", endpoint.virtual_host, "' as '",
+                                               endpoint.username, "': ", status.message()));
+  }
+  for (amqp_channel_t channel : {kConsumeChannel, kPublishChannel}) {
+    amqp_channel_open(state->conn, channel);
+    absl::Status status = ReplyToStatus(amqp_get_rpc_reply(state->conn), "channel.open");
+    if (!status.ok()) {
+      state->broken = true;
+      return absl::UnavailableError(status.message());
+    }
+  }
+  amqp_confirm_select(state->conn, kPublishChannel);
+  absl::Status status = ReplyToStatus(amqp_get_rpc_reply(state->conn), "confirm.select");
+  if (!status.ok()) {
+    state->broken = true;
+    return absl::UnavailableError(status.message());
+  }
+  return std::unique_ptr<AmqpConnection>(new AmqpConnection(std::move(state)));
+}
+
+absl::Status AmqpConnection::DeclareExchange(const ExchangeSpec& spec) {
+  if (state_->broken) return absl::UnavailableError("connection lost");
+  amqp_exchange_declare(state_->conn, kPublishChannel, Bytes(spec.name), Bytes(spec.type),
+                        /*passive=*/0, spec.durable, spec.auto_delete, /*internal=*/0,
+                        amqp_empty_table);
+  const amqp_rpc_reply_t reply = amqp_get_rpc_reply(state_->conn);
+  absl::Status status =
+      ReplyToStatus(reply, absl::StrCat("declaring exchange '", spec.name, "'"));
+  if (status.ok()) return status;
+  status = state_->AfterRpcFailure(reply, kPublishChannel, std::move(status));
+  // The reopened channel restarts its confirm numbering; unconfirmed publishes are void.
+  state_->next_seq = 1;
+  return status;
+}
+
+absl::Status AmqpConnection::DeclareQueue(const QueueSpec& spec, bool passive) {
+  if (state_->broken) return absl::UnavailableError("connection lost");
+  amqp_table_entry_t entries[1];
+  amqp_table_t arguments = amqp_empty_table;
+  if (spec.expires_ms > 0 && !passive) {
+    entries[0].key = amqp_cstring_bytes("x-expires");
+    entries[0].value.kind = AMQP_FIELD_KIND_I32;
+    entries[0].value.value.i32 = spec.expires_ms;
+    arguments.num_entries = 1;
+    arguments.entries = entries;
+  }
+  amqp_queue_declare(state_->conn, kConsumeChannel, Bytes(spec.name), passive, spec.durable,
+                     spec.exclusive, spec.auto_delete, arguments);
+  const amqp_rpc_reply_t reply = amqp_get_rpc_reply(state_->conn);
+  absl::Status status = ReplyToStatus(reply, absl::StrCat("declaring queue '", spec.name, "'"));
+  if (status.ok()) return status;
+  return state_->AfterRpcFailure(reply, kConsumeChannel, std::move(status));
+}
+
+absl::Status AmqpConnection::Consume(absl::string_view queue) {
+  if (state_->broken) return absl::UnavailableError("connection lost");
+  amqp_basic_consume(state_->conn, kConsumeChannel, Bytes(queue), amqp_empty_bytes,
+                     /*no_local=*/0, /*no_ack=*/1, /*exclusive=*/0, amqp_empty_table);
+  const amqp_rpc_reply_t reply = amqp_get_rpc_reply(state_->conn);
+  absl::Status status = ReplyToStatus(reply, absl::StrCat("consuming '", queue, "'"));
+  if (status.ok()) return status;
+  return state_->AfterRpcFailure(reply, kConsumeChannel, std::move(status));
+}
+
+absl::StatusOr<uint64_t> AmqpConnection::Publish(const PublishSpec& spec) {
+  if (state_->broken) return absl::UnavailableError("connection lost");
+  amqp_basic_properties_t props;
+  props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_CONTENT_ENCODING_FLAG |
+                 AMQP_BASIC_HEADERS_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
+                 AMQP_BASIC_PRIORITY_FLAG;
+  props.content_type = amqp_cstring_bytes("application/json");
+  props.content_encoding = amqp_cstring_bytes("utf-8");
+  props.headers = amqp_empty_table;
+  props.delivery_mode = 2;
+  props.priority = 0;
+  if (!spec.expiration.empty()) {
+    props._flags |= AMQP_BASIC_EXPIRATION_FLAG;
+    props.expiration = Bytes(spec.expiration);
+  }
+  const int rc = amqp_basic_publish(state_->conn, kPublishChannel, Bytes(spec.exchange),
+                                    Bytes(spec.routing_key), spec.mandatory,
+                                    /*immediate=*/0, &props, Bytes(spec.body));
+  if (rc != AMQP_STATUS_OK) {
+    state_->broken = true;
+    return absl::UnavailableError(absl::StrCat("publish to ", state_->description,
+                                               " failed: ", amqp_error_string2(rc)));
+  }
+  return state_->next_seq++;
+}
+
+absl::Status AmqpConnection::ReadAvailable(Handler& handler, uint64_t max_body_bytes) {
+  if (state_->broken) return absl::UnavailableError("connection lost");
+  amqp_connection_state_t conn = state_->conn;
+  const timeval no_wait{0, 0};
+  for (;;) {
+    amqp_frame_t frame;
+    const int rc = amqp_simple_wait_frame_noblock(conn, &frame, &no_wait);
+    if (rc == AMQP_STATUS_TIMEOUT) break;
+    if (rc != AMQP_STATUS_OK) {
+      state_->broken = true;
+      return absl::UnavailableError(absl::StrCat("connection to ", state_->description,
+                                                 " lost: ", amqp_error_string2(rc)));
+    }
+    if (frame.channel > 2) continue;
+    State::Pending& pending = state_->pending[frame.channel];
+    switch (frame.frame_type) {
+      case AMQP_FRAME_METHOD: {
+        const amqp_method_number_t id = frame.payload.method.id;
+        void* decoded = frame.payload.method.decoded;
+        if (id == AMQP_BASIC_DELIVER_METHOD) {
+          const auto* m = static_cast<const amqp_basic_deliver_t*>(decoded);
+          pending = State::Pending();
+          pending.active = true;
+          pending.message.kind = InboundMessage::Kind::kDelivery;
+          pending.message.delivery_tag = m->delivery_tag;
+          pending.message.exchange = ToString(m->exchange);
+          pending.message.routing_key = ToString(m->routing_key);
+        } else if (id == AMQP_BASIC_RETURN_METHOD) {
+          const auto* m = static_cast<const amqp_basic_return_t*>(decoded);
+          pending = State::Pending();
+          pending.active = true;
+          pending.message.kind = InboundMessage::Kind::kReturn;
+          pending.message.reply_code = m->reply_code;
+          pending.message.reply_text = ToString(m->reply_text);
+          pending.message.exchange = ToString(m->exchange);
+          pending.message.routing_key = ToString(m->routing_key);
+        } else if (id == AMQP_BASIC_ACK_METHOD) {
+          const auto* m = static_cast<const amqp_basic_ack_t*>(decoded);
+          handler.OnConfirm(m->delivery_tag, m->multiple, /*ack=*/true);
+        } else if (id == AMQP_BASIC_NACK_METHOD) {
+          const auto* m = static_cast<const amqp_basic_nack_t*>(decoded);
+          handler.OnConfirm(m->delivery_tag, m->multiple, /*ack=*/false);
+        } else if (id == AMQP_BASIC_CANCEL_METHOD) {
+          handler.OnConsumerCancelled();
+        } else if (id == AMQP_CHANNEL_CLOSE_METHOD) {
+          const auto* m = static_cast<const amqp_channel_close_t*>(decoded);
+          const absl::Status why = absl::UnavailableError(absl::StrCat(
+              "broker closed channel: ", m->reply_code, " ", ToString(m->reply_text)));
+          absl::Status reopened = state_->ReopenChannel(frame.channel);
+          if (!reopened.ok()) return reopened;
+          if (frame.channel == kPublishChannel) {
+            state_->next_seq = 1;
+            handler.OnPublishChannelReset(why);
+          } else {
+            handler.OnConsumerCancelled();
+          }
+        } else if (id == AMQP_CONNECTION_CLOSE_METHOD) {
+          const auto* m = static_cast<const amqp_connection_close_t*>(decoded);
+          const std::string text = ToString(m->reply_text);
+          amqp_connection_close_ok_t ok{};
+          amqp_send_method(conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+          state_->broken = true;
+          return absl::UnavailableError(absl::StrCat("broker ", state_->description,
+                                                     " closed the connection: ", text));
+        }
+        break;
+      }
+      case AMQP_FRAME_HEADER: {
+        if (!pending.active) break;
+        pending.message.body_size = frame.payload.properties.body_size;
+        const auto* props =
+            static_cast<const amqp_basic_properties_t*>(frame.payload.properties.decoded);
+        if (props != nullptr && (props->_flags & AMQP_BASIC_CONTENT_TYPE_FLAG)) {
+          pending.message.content_type = ToString(props->content_type);
+        }
+        if (pending.message.body_size > max_body_bytes) {
+          pending.message.oversized = true;
+        } else {
+          pending.message.body.reserve(pending.message.body_size);
+        }
+        if (pending.message.body_size == 0) {
+          pending.active = false;
+          handler.OnMessage(std::move(pending.message));
+        }
+        break;
+      }
+      case AMQP_FRAME_BODY: {
+        if (!pending.active) break;
+        const amqp_bytes_t fragment = frame.payload.body_fragment;
+        pending.received += fragment.len;
+        if (!pending.message.oversized) {
+          pending.message.body.append(static_cast<const char*>(fragment.bytes), fragment.len);
+        }
+        if (pending.received >= pending.message.body_size) {
+          pending.active = false;
+          handler.OnMessage(std::move(pending.message));
+        }
+        break;
+      }
+      default:
+        break;  // heartbeats are handled inside rabbitmq-c
+    }
+    if (state_->broken) return absl::UnavailableError("connection lost");
+  }
+  amqp_maybe_release_buffers(conn);
+  return absl::OkStatus();
+}
+
+bool AmqpConnection::HasBufferedInput() const {
+  if (state_->broken) return false;
+  return amqp_frames_enqueued(state_->conn) || amqp_data_in_buffer(state_->conn);
+}
+
+int AmqpConnection::fd() const {
+  if (state_->broken) return -1;
+  return amqp_get_sockfd(state_->conn);
+}
+
+int AmqpConnection::negotiated_heartbeat_seconds() const {
+  return amqp_get_heartbeat(state_->conn);
+}
+
+}  // namespace cellgw::bridge

@@ -1,0 +1,121 @@
+// Cast, Call and Fanout to oslo.messaging services, over each cell's AMQP connections.
+//
+// Where it sits: the gateway validates a gRPC request, turns it into an RpcRequest and calls
+// one of these methods; the bridge checks the target against the cell's rules (names, version
+// cap), encodes the oslo message on the calling thread (CPU only, no I/O) and hands it to one
+// of the cell's CellConnections, whose loop thread publishes it and later runs `done`.
+//
+// Threading: every method is thread-safe and returns without blocking on I/O. `done` runs
+// exactly once: inline (on the caller's thread) when the request is refused before anything
+// is sent, otherwise later on a connection thread. `done` must not block.
+//
+// Status codes passed to `done`:
+//   INVALID_ARGUMENT     a field is malformed; the message names it (target.topic, args_json, ...)
+//   NOT_FOUND            target.cell names no configured cell
+//   FAILED_PRECONDITION  the version is over the topic's cap (nothing sent), or the broker
+//                        refused the exchange declare (cell flags disagree with the services)
+//   UNAVAILABLE          no broker connection, no queue bound for the topic (the broker returned
+//                        the message), a nack, the connection lost before the confirm, or shutdown
+//   DEADLINE_EXCEEDED    no reply by the deadline (calls)
+// A remote exception is not an error here: Call succeeds with CallResult::failure set.
+#ifndef CELLGW_BRIDGE_RPC_BRIDGE_H_
+#define CELLGW_BRIDGE_RPC_BRIDGE_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "bridge/bridge_observer.h"
+#include "bridge/cell_options.h"
+#include "bridge/remote_failure.h"
+#include "bridge/target.h"
+
+namespace cellgw::bridge {
+
+struct RpcRequest {
+  // "" routes to the only cell when exactly one is configured.
+  std::string cell;
+  Target target;
+  std::string method;
+  std::string args_json;     // a JSON object; "" means {}
+  std::string context_json;  // a JSON object; "" means {}
+};
+
+struct CallOptions {
+  // The caller's own deadline (e.g. the gRPC deadline); InfiniteFuture when none.
+  absl::Time deadline = absl::InfiniteFuture();
+  // Zero: the cell's rpc_response_timeout. The call ends at the earliest of the two.
+  absl::Duration timeout = absl::ZeroDuration();
+  // oslo's call_monitor_timeout; zero = off. Sent as whole seconds (`_timeout`).
+  absl::Duration call_monitor_timeout = absl::ZeroDuration();
+};
+
+struct SendResult {
+  std::string unique_id;  // the published message's `_unique_id`
+};
+
+struct CallResult {
+  std::string msg_id;
+  std::string result_json = "null";    // the method's return value, as the server encoded it
+  std::optional<RemoteFailure> failure;  // set when the method raised
+};
+
+struct CellStatus {
+  std::string name;
+  bool connected = false;
+  std::string redacted_transport_url;  // passwords replaced by ***
+  std::string control_exchange;
+};
+
+struct BridgeLimits {
+  // Replies larger than this are dropped (and counted).
+  uint64_t max_message_bytes = 64ull << 20;
+};
+
+class RpcBridge {
+ public:
+  using SendCallback = std::function<void(absl::StatusOr<SendResult>)>;
+  using CallCallback = std::function<void(absl::StatusOr<CallResult>)>;
+
+  // Checks every cell's options (transport URL, caps) without connecting. INVALID_ARGUMENT
+  // naming the cell and field. `observer` may be null and must outlive the bridge.
+  static absl::StatusOr<std::unique_ptr<RpcBridge>> Create(std::vector<CellOptions> cells,
+                                                           BridgeObserver* observer,
+                                                           BridgeLimits limits = {});
+  ~RpcBridge();  // Stop()
+
+  // Starts every connection's loop; they connect in the background.
+  void Start();
+  // Waits until every connection made its first attempt, or `timeout`. True when all are up.
+  bool WaitForConnections(absl::Duration timeout);
+  // Ends everything in flight with UNAVAILABLE and closes the connections. Idempotent.
+  void Stop();
+
+  void Cast(const RpcRequest& request, SendCallback done);
+  void Fanout(const RpcRequest& request, SendCallback done);
+  void Call(const RpcRequest& request, const CallOptions& options, CallCallback done);
+
+  std::vector<CellStatus> ListCells() const;
+  // Whether the named cell has a live connection; NOT_FOUND for an unknown cell.
+  absl::StatusOr<bool> CellConnected(absl::string_view cell) const;
+
+ private:
+  struct Cell;
+  RpcBridge(std::vector<std::unique_ptr<Cell>> cells, BridgeObserver* observer);
+  // The cell a request routes to; NOT_FOUND / INVALID_ARGUMENT naming target.cell.
+  absl::StatusOr<Cell*> Route(const RpcRequest& request) const;
+  void Send(const RpcRequest& request, SendKind kind, SendCallback done);
+
+  std::vector<std::unique_ptr<Cell>> cells_;
+  BridgeObserver* observer_;
+};
+
+}  // namespace cellgw::bridge
+
+#endif  // CELLGW_BRIDGE_RPC_BRIDGE_H_

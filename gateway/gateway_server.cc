@@ -1,0 +1,80 @@
+#include "gateway/gateway_server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "gateway/json_log.h"
+
+namespace cellgw::gateway {
+
+absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(const GatewayConfig& config) {
+  std::unique_ptr<GatewayServer> server(new GatewayServer());
+  std::vector<std::string> cell_names;
+  for (const auto& cell : config.cells) cell_names.push_back(cell.name);
+  server->metrics_ = std::make_unique<GatewayMetrics>(cell_names);
+  if (!config.metrics_listen.empty()) {
+    absl::Status status = server->metrics_->Serve(config.metrics_listen);
+    if (!status.ok()) return status;
+  }
+  server->health_ = std::make_unique<HealthReporter>(server->metrics_.get());
+  absl::StatusOr<std::unique_ptr<bridge::RpcBridge>> bridge =
+      bridge::RpcBridge::Create(config.cells, server->health_.get());
+  if (!bridge.ok()) return bridge.status();
+  server->bridge_ = *std::move(bridge);
+  server->service_ =
+      std::make_unique<CellGatewayService>(server->bridge_.get(), server->metrics_.get());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.RegisterService(server->service_.get());
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || server->port_ == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("listen: cannot serve gRPC on '", config.listen, "'"));
+  }
+  server->health_->Attach(server->server_->GetHealthCheckService(), server->bridge_.get());
+  server->bridge_->Start();
+  Log(LogLevel::kInfo, "cellgw serving",
+      {{"listen", config.listen}, {"port", server->port_},
+       {"metrics_port", server->metrics_port()}});
+  return server;
+}
+
+GatewayServer::~GatewayServer() { Shutdown(absl::ZeroDuration()); }
+
+int GatewayServer::metrics_port() const { return metrics_ == nullptr ? 0 : metrics_->port(); }
+
+bool GatewayServer::WaitForCells(absl::Duration timeout) {
+  return bridge_->WaitForConnections(timeout);
+}
+
+bool GatewayServer::Shutdown(absl::Duration grace) {
+  if (stopped_) return true;
+  stopped_ = true;
+  Log(LogLevel::kInfo, "shutting down",
+      {{"in_flight", service_->in_flight()},
+       {"grace_seconds", absl::ToDoubleSeconds(grace)}});
+  health_->BeginShutdown();
+  service_->BeginShutdown();
+  const bool drained = service_->AwaitIdle(grace);
+  if (!drained) {
+    Log(LogLevel::kWarning, "grace period over with requests still in flight",
+        {{"in_flight", service_->in_flight()}});
+  }
+  // Requests still in flight are ended by the bridge (UNAVAILABLE) before the server waits
+  // for its reactors, so the server's shutdown cannot hang on them.
+  bridge_->Stop();
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  server_->Wait();
+  Log(LogLevel::kInfo, "stopped", {});
+  return drained;
+}
+
+}  // namespace cellgw::gateway

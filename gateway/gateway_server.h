@@ -1,0 +1,63 @@
+// A whole running gateway: bridge, gRPC server (CellGateway, health, reflection) and metrics
+// endpoint, assembled from a GatewayConfig. main() runs one; integration tests run one
+// in-process against a real broker.
+//
+// Shutdown order (Shutdown()): health goes NOT_SERVING and new RPCs are refused with
+// UNAVAILABLE; requests in flight get up to the grace period to finish; then the gRPC server
+// stops, and last the bridge closes its AMQP connections cleanly.
+#ifndef CELLGW_GATEWAY_GATEWAY_SERVER_H_
+#define CELLGW_GATEWAY_GATEWAY_SERVER_H_
+
+#include <grpcpp/server.h>
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "bridge/rpc_bridge.h"
+#include "gateway/cell_gateway_service.h"
+#include "gateway/config.h"
+#include "gateway/health_reporter.h"
+#include "gateway/metrics.h"
+
+namespace cellgw::gateway {
+
+class GatewayServer {
+ public:
+  // Builds and starts everything; returns once the gRPC port is bound. Broker connections
+  // are made in the background (a cell whose broker is down is reported NOT_SERVING and
+  // retried). INVALID_ARGUMENT naming the config key when an address cannot be bound or a
+  // cell is invalid.
+  static absl::StatusOr<std::unique_ptr<GatewayServer>> Start(const GatewayConfig& config);
+  ~GatewayServer();  // Shutdown(zero grace) if still running
+
+  // The bound gRPC port (useful with listen port 0) and metrics port (0 when off).
+  int port() const { return port_; }
+  int metrics_port() const;
+
+  // Waits until every cell's first connection attempt finished, or `timeout`. True when all
+  // cells are connected.
+  bool WaitForCells(absl::Duration timeout);
+
+  // Graceful shutdown as described above. Returns true when every request in flight
+  // finished within `grace`. Idempotent.
+  bool Shutdown(absl::Duration grace);
+
+  bridge::RpcBridge& bridge() { return *bridge_; }
+  GatewayMetrics& metrics() { return *metrics_; }
+
+ private:
+  GatewayServer() = default;
+
+  std::unique_ptr<GatewayMetrics> metrics_;
+  std::unique_ptr<HealthReporter> health_;
+  std::unique_ptr<bridge::RpcBridge> bridge_;
+  std::unique_ptr<CellGatewayService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace cellgw::gateway
+
+#endif  // CELLGW_GATEWAY_GATEWAY_SERVER_H_

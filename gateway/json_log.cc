@@ -15,14 +15,10 @@ namespace {
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
 
+// Lossy on invalid UTF-8 (a hostile cell name must not break the log line).
 std::string Quote(absl::string_view text) {
   std::string out;
-  if (bridge::json::AppendQuoted(text, &out).ok()) return out;
-  // Not valid UTF-8 (e.g. a hostile cell name): keep the ASCII, mark the rest.
-  std::string ascii;
-  for (char c : text) ascii.push_back(static_cast<unsigned char>(c) < 0x80 ? c : '?');
-  out.clear();
-  (void)bridge::json::AppendQuoted(ascii, &out);
+  bridge::json::AppendQuotedLossy(text, &out);
   return out;
 }
 

@@ -4,6 +4,7 @@
 #ifndef CELLGW_BRIDGE_CELL_OPTIONS_H_
 #define CELLGW_BRIDGE_CELL_OPTIONS_H_
 
+#include <cstdint>
 #include <map>
 #include <string>
 
@@ -33,6 +34,13 @@ struct CellOptions {
   bool rabbit_quorum_queue = false;
   // AMQP heartbeat (oslo's heartbeat_timeout_threshold). Zero turns heartbeats off.
   absl::Duration heartbeat_timeout_threshold = absl::Seconds(60);
+  // Backpressure: requests (calls, casts, fanouts) of this cell accepted and not yet
+  // finished. One more is refused at once with RESOURCE_EXHAUSTED, so memory stays bounded.
+  int max_in_flight = 10000;
+  // Largest AMQP body sent (an encoded request) or accepted (a reply); larger requests are
+  // refused with RESOURCE_EXHAUSTED, larger replies dropped and counted. gRPC's own default
+  // limit on a received request is also 4 MiB.
+  uint64_t max_message_bytes = 4ull << 20;
 };
 
 }  // namespace cellgw::bridge

@@ -19,6 +19,28 @@ struct RpcBridge::Cell {
   std::string redacted_url;
   std::vector<std::unique_ptr<CellConnection>> connections;
   std::atomic<uint64_t> next_connection{0};
+  std::atomic<int> in_flight{0};
+
+  // Takes one of the cell's max_in_flight slots; false when none is free.
+  bool Admit() {
+    if (in_flight.fetch_add(1, std::memory_order_relaxed) < options.max_in_flight) return true;
+    in_flight.fetch_sub(1, std::memory_order_relaxed);
+    return false;
+  }
+  void Release() { in_flight.fetch_sub(1, std::memory_order_relaxed); }
+
+  absl::Status Overloaded() const {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("cell '", options.name, "': ", options.max_in_flight,
+                     " requests already in flight (max_in_flight); retry later"));
+  }
+  absl::Status CheckSize(const std::string& body) const {
+    if (body.size() <= options.max_message_bytes) return absl::OkStatus();
+    return absl::ResourceExhaustedError(
+        absl::StrCat("args_json: the encoded message is ", body.size(),
+                     " bytes; cell '", options.name, "' allows ", options.max_message_bytes,
+                     " (max_message_bytes)"));
+  }
 
   // Round-robin over the cell's connections, skipping ones that are down so that one broken
   // connection does not fail every n-th request while others are healthy.
@@ -70,8 +92,7 @@ std::string Describe(const Target& target, absl::string_view exchange, SendKind 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RpcBridge>> RpcBridge::Create(std::vector<CellOptions> cells,
-                                                             BridgeObserver* observer,
-                                                             BridgeLimits limits) {
+                                                             BridgeObserver* observer) {
   if (cells.empty()) return absl::InvalidArgumentError("cells: at least one cell is required");
   std::vector<std::unique_ptr<Cell>> built;
   for (CellOptions& options : cells) {
@@ -94,6 +115,9 @@ absl::StatusOr<std::unique_ptr<RpcBridge>> RpcBridge::Create(std::vector<CellOpt
     if (options.connections < 1) {
       return absl::InvalidArgumentError(absl::StrCat(where, ".connections: must be >= 1"));
     }
+    if (options.max_in_flight < 1) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ".max_in_flight: must be >= 1"));
+    }
     auto cell = std::make_unique<Cell>();
     cell->caps = *std::move(caps);
     cell->redacted_url = RedactTransportUrl(options.transport_url);
@@ -103,7 +127,7 @@ absl::StatusOr<std::unique_ptr<RpcBridge>> RpcBridge::Create(std::vector<CellOpt
       connection_options.index = i;
       connection_options.url = *url;
       connection_options.heartbeat = options.heartbeat_timeout_threshold;
-      connection_options.max_message_bytes = limits.max_message_bytes;
+      connection_options.max_message_bytes = options.max_message_bytes;
       cell->connections.push_back(
           std::make_unique<CellConnection>(std::move(connection_options), observer));
     }
@@ -181,6 +205,8 @@ void RpcBridge::Send(const RpcRequest& request, SendKind kind, SendCallback done
   message.unique_id = unique_id;
   absl::StatusOr<std::string> body = EncodeRequest(message);
   if (!body.ok()) return done(body.status());
+  if (absl::Status size = cell.CheckSize(*body); !size.ok()) return done(size);
+  if (!cell.Admit()) return done(cell.Overloaded());
 
   Outbound out;
   if (kind == SendKind::kFanout) {
@@ -200,7 +226,8 @@ void RpcBridge::Send(const RpcRequest& request, SendKind kind, SendCallback done
   // so. Fanout stays non-mandatory: an empty fanout (no server up yet) is normal in a cell.
   out.mandatory = kind == SendKind::kCast;
   out.unique_id = unique_id;
-  out.on_confirmed = [done = std::move(done), unique_id](absl::Status status) {
+  out.on_confirmed = [&cell, done = std::move(done), unique_id](absl::Status status) {
+    cell.Release();
     if (!status.ok()) return done(status);
     done(SendResult{unique_id});
   };
@@ -241,6 +268,8 @@ void RpcBridge::Call(const RpcRequest& request, const CallOptions& options, Call
   message.unique_id = unique_id;
   absl::StatusOr<std::string> body = EncodeRequest(message);
   if (!body.ok()) return done(body.status());
+  if (absl::Status size = cell.CheckSize(*body); !size.ok()) return done(size);
+  if (!cell.Admit()) return done(cell.Overloaded());
 
   Outbound out;
   out.exchange = cell.TopicExchange(request.target);
@@ -259,7 +288,8 @@ void RpcBridge::Call(const RpcRequest& request, const CallOptions& options, Call
   if (message.call_monitor_timeout_s.has_value()) {
     out.monitor = absl::Seconds(*message.call_monitor_timeout_s);
   }
-  out.on_reply = [done = std::move(done), msg_id](absl::StatusOr<Reply> reply) {
+  out.on_reply = [&cell, done = std::move(done), msg_id](absl::StatusOr<Reply> reply) {
+    cell.Release();
     if (!reply.ok()) return done(reply.status());
     CallResult result;
     result.msg_id = msg_id;

@@ -17,6 +17,8 @@
 //   UNAVAILABLE          no broker connection, no queue bound for the topic (the broker returned
 //                        the message), a nack, the connection lost before the confirm, or shutdown
 //   DEADLINE_EXCEEDED    no reply by the deadline (calls)
+//   RESOURCE_EXHAUSTED   the cell already has max_in_flight requests in flight, or the encoded
+//                        message exceeds max_message_bytes (nothing sent)
 // A remote exception is not an error here: Call succeeds with CallResult::failure set.
 #ifndef CELLGW_BRIDGE_RPC_BRIDGE_H_
 #define CELLGW_BRIDGE_RPC_BRIDGE_H_
@@ -73,11 +75,6 @@ struct CellStatus {
   std::string control_exchange;
 };
 
-struct BridgeLimits {
-  // Replies larger than this are dropped (and counted).
-  uint64_t max_message_bytes = 64ull << 20;
-};
-
 class RpcBridge {
  public:
   using SendCallback = std::function<void(absl::StatusOr<SendResult>)>;
@@ -86,8 +83,7 @@ class RpcBridge {
   // Checks every cell's options (transport URL, caps) without connecting. INVALID_ARGUMENT
   // naming the cell and field. `observer` may be null and must outlive the bridge.
   static absl::StatusOr<std::unique_ptr<RpcBridge>> Create(std::vector<CellOptions> cells,
-                                                           BridgeObserver* observer,
-                                                           BridgeLimits limits = {});
+                                                           BridgeObserver* observer);
   ~RpcBridge();  // Stop()
 
   // Starts every connection's loop; they connect in the background.

@@ -26,6 +26,7 @@ class CellGatewayServiceTest : public ::testing::Test {
     // Port 1 on loopback: nothing listens, connections are refused at once.
     cell.transport_url = "rabbit://guest:s3cr3t@127.0.0.1:1/";
     cell.control_exchange = "nova";
+    cell.max_message_bytes = 2048;
     config.cells.push_back(cell);
     auto server = GatewayServer::Start(config);
     ASSERT_TRUE(server.ok()) << server.status();
@@ -146,6 +147,14 @@ TEST_F(CellGatewayServiceTest, CastBadArgsIsRefusedNamingTheField) {
   grpc::Status status = client_->Cast(request, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("args_json"));
+}
+
+TEST_F(CellGatewayServiceTest, MessageOverMaxMessageBytesIsResourceExhaustedBeforeSending) {
+  v1::CallRequest request = ValidCall();
+  request.set_args_json(absl::StrCat(R"({"blob": ")", std::string(4096, 'x'), R"("})"));
+  grpc::Status status = Call(request);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(), HasSubstr("max_message_bytes"));
 }
 
 TEST_F(CellGatewayServiceTest, UnknownCellIsNotFound) {

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs everything cellgw needs to build, test and run its demo on Debian 12 (as root).
+# Only Debian packages: nothing is downloaded at build time.
+#
+# Package services (rabbitmq-server, prometheus) are NOT started: cellgw's tests and demo
+# start private instances on loopback themselves, and a system broker would only be left
+# running behind them.
+set -euo pipefail
+
+packages=(
+  # build
+  bazel-bootstrap g++ protobuf-compiler protobuf-compiler-grpc
+  libgrpc++-dev libprotobuf-dev libabsl-dev librabbitmq-dev prometheus-cpp-dev
+  libyaml-cpp-dev libgtest-dev libgmock-dev
+  # run the peers: a broker and real oslo.messaging (under /usr/bin/python3)
+  rabbitmq-server python3-oslo.messaging
+  # Python callers (interop test, demo) and test tooling
+  python3-grpcio python3-protobuf python3-yaml prometheus procps iproute2 openssl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages: ${missing[*]}; run as root to install them" >&2
+  exit 1
+fi
+
+# Keep package scripts from starting system services (policy-rc.d exit 101 = "not allowed").
+created_policy=0
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod +x /usr/sbin/policy-rc.d
+  created_policy=1
+fi
+cleanup() { [ "$created_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d; }
+trap cleanup EXIT
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

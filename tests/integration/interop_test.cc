@@ -426,6 +426,21 @@ TEST_F(InteropTest, GrpcDeadlineEndsTheCallWhenItIsEarlierThanTheTimeout) {
   EXPECT_LT(elapsed, absl::Milliseconds(1300));
 }
 
+TEST_F(InteropTest, CallMonitorHeartbeatsKeepALongCallAliveBeyondTheMonitorTimeout) {
+  // oslo's server sends a heartbeat every _timeout/2 seconds while the method runs; without
+  // them the 2 s monitor would end this 3 s call.
+  v1::CallRequest request;
+  *request.mutable_target() = Target();
+  request.mutable_target()->set_server("host3");
+  request.set_method("slow");
+  request.set_args_json(R"({"seconds": 3})");
+  request.mutable_call_monitor_timeout()->set_seconds(2);
+  v1::CallResponse response;
+  grpc::Status status = gateway_->client->Call(request, &response, absl::Now() + absl::Seconds(20));
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.result_json(), R"("slept 3")");
+}
+
 TEST_F(InteropTest, TwoHundredConcurrentCallsEachGetTheirOwnAnswer) {
   constexpr int kCalls = 200;
   struct Pending {

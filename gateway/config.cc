@@ -23,6 +23,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "bridge/cell_options.h"
@@ -36,6 +37,8 @@ namespace cellgw::gateway {
 namespace {
 
 constexpr size_t kMaxConfigFileBytes = 16 << 20;
+// A transport URL with dozens of hosts is a few KiB; anything near this is not a URL.
+constexpr size_t kMaxUrlFileBytes = 64 << 10;
 constexpr size_t kMaxAmqpNameBytes = 255;
 constexpr int kMaxConnections = 64;
 // A call's timeout becomes its AMQP per-message TTL in milliseconds; keeping it within a
@@ -147,21 +150,26 @@ absl::StatusOr<int64_t> ReadInteger(const YAML::Node& node, absl::string_view pa
   return ParseInteger(text, path, min, max);
 }
 
-absl::StatusOr<absl::Duration> ReadSeconds(const YAML::Node& node, absl::string_view path,
-                                           double min, double max) {
-  CELLGW_ASSIGN_OR_RETURN(std::string text, ReadString(node, path));
+absl::StatusOr<absl::Duration> ParseSeconds(absl::string_view text, absl::string_view path,
+                                            double min, double max) {
   const std::string range =
       absl::StrCat("must be a number of seconds from ", min, " to ", max);
   double seconds = 0;
   // Decimal notation only: SimpleAtod alone would also take hex, "inf" and "nan".
   const bool decimal = !text.empty() &&
-                       text.find_first_not_of("0123456789.eE+-") == std::string::npos &&
-                       text.find_first_of("0123456789") != std::string::npos;
+                       text.find_first_not_of("0123456789.eE+-") == absl::string_view::npos &&
+                       text.find_first_of("0123456789") != absl::string_view::npos;
   if (!decimal || !absl::SimpleAtod(text, &seconds) || !std::isfinite(seconds) ||
       seconds < min || seconds > max) {
     return Error(path, range);
   }
   return absl::Seconds(seconds);
+}
+
+absl::StatusOr<absl::Duration> ReadSeconds(const YAML::Node& node, absl::string_view path,
+                                           double min, double max) {
+  CELLGW_ASSIGN_OR_RETURN(std::string text, ReadString(node, path));
+  return ParseSeconds(text, path, min, max);
 }
 
 absl::StatusOr<std::map<std::string, std::string>> ReadStringMap(const YAML::Node& node,
@@ -235,9 +243,15 @@ absl::Status ApplyUrlQuery(const bridge::TransportUrl& url, absl::string_view pa
                        kMaxHeartbeatSeconds));
       cell.heartbeat_timeout_threshold = absl::Seconds(seconds);
     } else if (key == "ssl") {
-      // Checked so a typo fails now; the connection ignores it until TLS is implemented.
-      if (!ParseOsloBool(value).ok()) {
+      absl::StatusOr<bool> ssl = ParseOsloBool(value);
+      if (!ssl.ok()) {
         return Error(path, "query option ssl: must be a boolean (true/false/yes/no/on/off/1/0)");
+      }
+      // Refused, not ignored: whoever asks for TLS must not silently get plain text.
+      if (*ssl) {
+        return Error(path,
+                     "query option ssl: TLS to brokers is not supported yet (leave ssl out "
+                     "or set ssl=false)");
       }
     } else {
       return Error(path, absl::StrCat("query option \"", DisplayKey(key),
@@ -249,30 +263,129 @@ absl::Status ApplyUrlQuery(const bridge::TransportUrl& url, absl::string_view pa
   return absl::OkStatus();
 }
 
-absl::StatusOr<bridge::CellOptions> ParseCell(const YAML::Node& node, const std::string& path) {
+// Reads a whole regular file of at most `max_bytes`. NOT_FOUND when it does not exist,
+// INVALID_ARGUMENT otherwise; the message says why without naming the file, callers do.
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path, size_t max_bytes) {
+  // O_NONBLOCK: opening a FIFO named by mistake must fail the S_ISREG check, not hang.
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    const int error = errno;
+    const std::string why = std::generic_category().message(error);
+    if (error == ENOENT) return absl::NotFoundError(why);
+    return absl::InvalidArgumentError(absl::StrCat("cannot open: ", why));
+  }
+  std::string text;
+  absl::Status status;
+  struct stat info;
+  if (fstat(fd, &info) != 0) {
+    status = absl::InvalidArgumentError(
+        absl::StrCat("cannot stat: ", std::generic_category().message(errno)));
+  } else if (!S_ISREG(info.st_mode)) {
+    status = absl::InvalidArgumentError("is not a regular file");
+  } else {
+    char buffer[65536];
+    while (status.ok()) {
+      const ssize_t n = read(fd, buffer, sizeof(buffer));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        status = absl::InvalidArgumentError(
+            absl::StrCat("cannot read: ", std::generic_category().message(errno)));
+      } else if (n == 0) {
+        break;
+      } else if (text.size() + static_cast<size_t>(n) > max_bytes) {
+        status = absl::InvalidArgumentError(
+            absl::StrCat("is larger than ", max_bytes, " bytes"));
+      } else {
+        text.append(buffer, static_cast<size_t>(n));
+      }
+    }
+  }
+  close(fd);
+  CELLGW_RETURN_IF_ERROR(status);
+  return text;
+}
+
+absl::Status CheckListen(absl::string_view text, absl::string_view path) {
+  if (!absl::StartsWith(text, "unix:")) return CheckHostPort(text, path);
+  if (text.size() == 5) return Error(path, "unix: needs a socket path");
+  return absl::OkStatus();
+}
+
+absl::Status CheckMetricsListen(absl::string_view text, absl::string_view path) {
+  if (text.empty()) return absl::OkStatus();
+  return CheckHostPort(text, path);
+}
+
+absl::Status CheckLogLevel(absl::string_view text, absl::string_view path) {
+  if (text != "debug" && text != "info" && text != "warning" && text != "error") {
+    return Error(path, "must be one of debug, info, warning, error");
+  }
+  return absl::OkStatus();
+}
+
+// The <NAME> of a cell's environment variables (see config.h).
+std::string EnvironmentName(absl::string_view cell_name) {
+  std::string name;
+  name.reserve(cell_name.size());
+  for (char c : cell_name) {
+    const unsigned char byte = static_cast<unsigned char>(c);
+    name.push_back(absl::ascii_isalnum(byte) ? absl::ascii_toupper(byte) : '_');
+  }
+  return name;
+}
+
+// One cell as the YAML, then the environment, gave it, before its transport URL is read
+// and parsed.
+struct CellDraft {
+  bridge::CellOptions options;  // everything but transport_url
+  std::string path;             // "cells[<i>]"
+  // Where the URL comes from: written out, or in a file. `source` is what errors about it
+  // start with ("cells[0].transport_url", "CELLGW_CELL_CELL1_TRANSPORT_URL_FILE").
+  std::optional<std::string> url_text;
+  std::optional<std::string> url_file;
+  std::string source;
+  bool from_environment = false;
+};
+
+struct ConfigDraft {
+  GatewayConfig config;  // cells still empty
+  std::vector<CellDraft> cells;
+};
+
+absl::StatusOr<CellDraft> ParseCell(const YAML::Node& node, const std::string& path) {
   if (!node.IsMap()) {
     return Error(path, absl::StrCat("must be a map of cell settings, not ", KindOf(node)));
   }
   CELLGW_ASSIGN_OR_RETURN(
       auto entries,
       MapEntries(node, path,
-                 {"name", "transport_url", "control_exchange", "upgrade_levels",
-                  "version_aliases", "rpc_response_timeout", "connections",
+                 {"name", "transport_url", "transport_url_file", "control_exchange",
+                  "upgrade_levels", "version_aliases", "rpc_response_timeout", "connections",
                   "amqp_durable_queues", "amqp_auto_delete", "rabbit_quorum_queue",
                   "heartbeat_timeout_threshold"}));
 
-  bridge::CellOptions cell;
+  CellDraft draft;
+  draft.path = path;
+  bridge::CellOptions& cell = draft.options;
   bool has_name = false;
-  bool has_transport_url = false;
   for (const auto& [key, value] : entries) {
     const std::string key_path = Child(path, key);
     if (key == "name") {
       CELLGW_ASSIGN_OR_RETURN(cell.name, ReadString(value, key_path));
       if (cell.name.empty()) return Error(key_path, "must not be empty");
       has_name = true;
-    } else if (key == "transport_url") {
-      CELLGW_ASSIGN_OR_RETURN(cell.transport_url, ReadString(value, key_path));
-      has_transport_url = true;
+    } else if (key == "transport_url" || key == "transport_url_file") {
+      if (draft.url_text.has_value() || draft.url_file.has_value()) {
+        return Error(key_path, "give either transport_url or transport_url_file, not both");
+      }
+      CELLGW_ASSIGN_OR_RETURN(std::string text, ReadString(value, key_path));
+      if (key == "transport_url") {
+        draft.url_text = std::move(text);
+      } else {
+        if (text.empty()) return Error(key_path, "must not be empty");
+        draft.url_file = std::move(text);
+      }
+      draft.source = key_path;
     } else if (key == "control_exchange") {
       CELLGW_ASSIGN_OR_RETURN(cell.control_exchange, ReadString(value, key_path));
       if (cell.control_exchange.empty()) return Error(key_path, "must not be empty");
@@ -306,28 +419,20 @@ absl::StatusOr<bridge::CellOptions> ParseCell(const YAML::Node& node, const std:
     }
   }
   if (!has_name) return Error(Child(path, "name"), "required key is missing");
-  if (!has_transport_url) return Error(Child(path, "transport_url"), "required key is missing");
 
-  // Errors from version.h and transport_url.h start with their own field name
-  // ("upgrade_levels.compute: ...", "transport_url: ..."); the cell's path goes in front.
+  // Errors from version.h start with their own field name ("upgrade_levels.compute: ...");
+  // the cell's path goes in front.
   absl::StatusOr<bridge::VersionCaps> caps =
       bridge::VersionCaps::Create(cell.upgrade_levels, cell.version_aliases);
   if (!caps.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ".", caps.status().message()));
   }
-
-  const std::string url_path = Child(path, "transport_url");
-  absl::StatusOr<bridge::TransportUrl> url = bridge::ParseTransportUrl(cell.transport_url);
-  if (!url.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ".", url.status().message()));
-  }
-  // Applied last so the URL's heartbeat_timeout_threshold wins over the key, as in oslo.
-  CELLGW_RETURN_IF_ERROR(ApplyUrlQuery(*url, url_path, cell));
-  return cell;
+  return draft;
 }
 
-absl::StatusOr<GatewayConfig> ParseRoot(const YAML::Node& root) {
-  GatewayConfig config;
+absl::StatusOr<ConfigDraft> ParseRoot(const YAML::Node& root) {
+  ConfigDraft draft;
+  GatewayConfig& config = draft.config;
   if (root.IsNull()) return Error("cells", "required key is missing");
   if (!root.IsMap()) {
     return Error("config", absl::StrCat("must be a map of settings, not ", KindOf(root)));
@@ -341,23 +446,13 @@ absl::StatusOr<GatewayConfig> ParseRoot(const YAML::Node& root) {
   for (const auto& [key, value] : entries) {
     if (key == "listen") {
       CELLGW_ASSIGN_OR_RETURN(config.listen, ReadString(value, key));
-      if (!absl::StartsWith(config.listen, "unix:")) {
-        CELLGW_RETURN_IF_ERROR(CheckHostPort(config.listen, key));
-      } else if (config.listen.size() == 5) {
-        return Error(key, "unix: needs a socket path");
-      }
+      CELLGW_RETURN_IF_ERROR(CheckListen(config.listen, key));
     } else if (key == "metrics_listen") {
       CELLGW_ASSIGN_OR_RETURN(config.metrics_listen, ReadString(value, key));
-      if (!config.metrics_listen.empty()) {
-        CELLGW_RETURN_IF_ERROR(
-            CheckHostPort(config.metrics_listen, key));
-      }
+      CELLGW_RETURN_IF_ERROR(CheckMetricsListen(config.metrics_listen, key));
     } else if (key == "log_level") {
       CELLGW_ASSIGN_OR_RETURN(config.log_level, ReadString(value, key));
-      if (config.log_level != "debug" && config.log_level != "info" &&
-          config.log_level != "warning" && config.log_level != "error") {
-        return Error(key, "must be one of debug, info, warning, error");
-      }
+      CELLGW_RETURN_IF_ERROR(CheckLogLevel(config.log_level, key));
     } else if (key == "shutdown_grace_period") {
       CELLGW_ASSIGN_OR_RETURN(config.shutdown_grace_period,
                               ReadSeconds(value, key, 0, kMaxShutdownGraceSeconds));
@@ -371,27 +466,25 @@ absl::StatusOr<GatewayConfig> ParseRoot(const YAML::Node& root) {
       size_t i = 0;
       for (YAML::const_iterator item = value.begin(); item != value.end(); ++item, ++i) {
         const std::string path = absl::StrCat("cells[", i, "]");
-        CELLGW_ASSIGN_OR_RETURN(bridge::CellOptions cell, ParseCell(*item, path));
-        auto [it, inserted] = index_by_name.emplace(cell.name, i);
+        CELLGW_ASSIGN_OR_RETURN(CellDraft cell, ParseCell(*item, path));
+        auto [it, inserted] = index_by_name.emplace(cell.options.name, i);
         if (!inserted) {
           return Error(absl::StrCat(path, ".name"),
-                       absl::StrCat("\"", DisplayKey(cell.name), "\" is also the name of cells[",
-                                    it->second, "]"));
+                       absl::StrCat("\"", DisplayKey(cell.options.name),
+                                    "\" is also the name of cells[", it->second, "]"));
         }
-        config.cells.push_back(std::move(cell));
+        draft.cells.push_back(std::move(cell));
       }
     }
   }
   if (!has_cells) return Error("cells", "required key is missing");
-  return config;
+  return draft;
 }
 
-}  // namespace
-
-absl::StatusOr<GatewayConfig> ParseConfig(absl::string_view yaml_text) {
-  // yaml-cpp reports errors by throwing; nothing may escape this function. Its parser bounds
-  // its own recursion (DeepRecursion is a ParserException), and ParseRoot walks a fixed
-  // shape, so hostile nesting cannot exhaust the stack.
+// The YAML part of parsing. yaml-cpp reports errors by throwing; nothing may escape this
+// function. Its parser bounds its own recursion (DeepRecursion is a ParserException), and
+// ParseRoot walks a fixed shape, so hostile nesting cannot exhaust the stack.
+absl::StatusOr<ConfigDraft> ParseYaml(absl::string_view yaml_text) {
   try {
     const YAML::Node root = YAML::Load(std::string(yaml_text));
     return ParseRoot(root);
@@ -409,50 +502,211 @@ absl::StatusOr<GatewayConfig> ParseConfig(absl::string_view yaml_text) {
   }
 }
 
-absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path) {
-  const std::string prefix = absl::StrCat("config file \"", absl::CHexEscape(path), "\": ");
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const int error = errno;
-    const std::string why = std::generic_category().message(error);
-    if (error == ENOENT) return absl::NotFoundError(absl::StrCat(prefix, why));
-    return absl::InvalidArgumentError(absl::StrCat(prefix, "cannot open: ", why));
-  }
-  std::string text;
-  absl::Status status;
-  struct stat info;
-  if (fstat(fd, &info) != 0) {
-    status = absl::InvalidArgumentError(
-        absl::StrCat(prefix, "cannot stat: ", std::generic_category().message(errno)));
-  } else if (!S_ISREG(info.st_mode)) {
-    status = absl::InvalidArgumentError(absl::StrCat(prefix, "is not a regular file"));
-  } else {
-    char buffer[65536];
-    while (status.ok()) {
-      const ssize_t n = read(fd, buffer, sizeof(buffer));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        status = absl::InvalidArgumentError(
-            absl::StrCat(prefix, "cannot read: ", std::generic_category().message(errno)));
-      } else if (n == 0) {
-        break;
-      } else if (text.size() + static_cast<size_t>(n) > kMaxConfigFileBytes) {
-        status = absl::InvalidArgumentError(
-            absl::StrCat(prefix, "is larger than ", kMaxConfigFileBytes, " bytes"));
-      } else {
-        text.append(buffer, static_cast<size_t>(n));
-      }
-    }
-  }
-  close(fd);
-  CELLGW_RETURN_IF_ERROR(status);
+constexpr char kListenVariable[] = "CELLGW_LISTEN";
+constexpr char kMetricsListenVariable[] = "CELLGW_METRICS_LISTEN";
+constexpr char kLogLevelVariable[] = "CELLGW_LOG_LEVEL";
+constexpr char kShutdownGracePeriodVariable[] = "CELLGW_SHUTDOWN_GRACE_PERIOD";
+constexpr absl::string_view kCellVariablePrefix = "CELLGW_CELL_";
+constexpr absl::string_view kTransportUrlSuffix = "_TRANSPORT_URL";
+constexpr absl::string_view kTransportUrlFileSuffix = "_TRANSPORT_URL_FILE";
 
-  absl::StatusOr<GatewayConfig> config = ParseConfig(text);
-  if (!config.ok()) {
-    return absl::Status(config.status().code(),
-                        absl::StrCat(prefix, config.status().message()));
+absl::Status ApplyEnvironment(const Getenv& getenv, ConfigDraft& draft) {
+  GatewayConfig& config = draft.config;
+  if (const char* value = getenv(kListenVariable); value != nullptr) {
+    CELLGW_RETURN_IF_ERROR(CheckListen(value, kListenVariable));
+    config.listen = value;
+  }
+  if (const char* value = getenv(kMetricsListenVariable); value != nullptr) {
+    CELLGW_RETURN_IF_ERROR(CheckMetricsListen(value, kMetricsListenVariable));
+    config.metrics_listen = value;
+  }
+  if (const char* value = getenv(kLogLevelVariable); value != nullptr) {
+    CELLGW_RETURN_IF_ERROR(CheckLogLevel(value, kLogLevelVariable));
+    config.log_level = value;
+  }
+  if (const char* value = getenv(kShutdownGracePeriodVariable); value != nullptr) {
+    CELLGW_ASSIGN_OR_RETURN(config.shutdown_grace_period,
+                            ParseSeconds(value, kShutdownGracePeriodVariable, 0,
+                                         kMaxShutdownGraceSeconds));
+  }
+
+  // Distinct names can share a variable name ("cell-1", "cell_1"); such a variable cannot
+  // say which cell it means, so it is refused rather than applied to both.
+  std::map<std::string, std::vector<size_t>> cells_by_variable_name;
+  for (size_t i = 0; i < draft.cells.size(); ++i) {
+    cells_by_variable_name[EnvironmentName(draft.cells[i].options.name)].push_back(i);
+  }
+  for (CellDraft& cell : draft.cells) {
+    const std::string url_variable = CellTransportUrlVariable(cell.options.name);
+    const std::string file_variable = CellTransportUrlFileVariable(cell.options.name);
+    const char* url = getenv(url_variable.c_str());
+    const char* file = getenv(file_variable.c_str());
+    if (url == nullptr && file == nullptr) continue;
+    const std::string& variable = url != nullptr ? url_variable : file_variable;
+    const std::vector<size_t>& sharing =
+        cells_by_variable_name[EnvironmentName(cell.options.name)];
+    if (sharing.size() > 1) {
+      std::vector<std::string> names;
+      for (size_t i : sharing) {
+        names.push_back(absl::StrCat(draft.cells[i].path, " (\"",
+                                     DisplayKey(draft.cells[i].options.name), "\")"));
+      }
+      return Error(variable, absl::StrCat("matches more than one cell: ",
+                                          absl::StrJoin(names, " and "),
+                                          "; give them names that differ in letters or "
+                                          "digits"));
+    }
+    if (url != nullptr && file != nullptr) {
+      return Error(file_variable,
+                   absl::StrCat("set either ", url_variable, " or ", file_variable,
+                                ", not both"));
+    }
+    if (url != nullptr) {
+      cell.url_text = url;
+      cell.url_file.reset();
+    } else {
+      if (*file == '\0') return Error(file_variable, "must not be empty");
+      cell.url_file = file;
+      cell.url_text.reset();
+    }
+    cell.source = variable;
+    cell.from_environment = true;
+  }
+  return absl::OkStatus();
+}
+
+// Reads, parses and applies the cell's transport URL. `yaml_prefix` goes in front of errors
+// about values that came from the YAML file.
+absl::StatusOr<bridge::CellOptions> ResolveCell(const CellDraft& draft,
+                                                absl::string_view yaml_prefix) {
+  const absl::string_view prefix = draft.from_environment ? "" : yaml_prefix;
+  auto error = [&](absl::string_view what, absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(prefix, what, ": ", why));
+  };
+  bridge::CellOptions cell = draft.options;
+  if (!draft.url_text.has_value() && !draft.url_file.has_value()) {
+    return error(Child(draft.path, "transport_url"),
+                 absl::StrCat("required key is missing (give transport_url or "
+                              "transport_url_file, or set ",
+                              CellTransportUrlVariable(cell.name), " or ",
+                              CellTransportUrlFileVariable(cell.name), ")"));
+  }
+  // What errors about the URL itself start with.
+  std::string url_source = draft.source;
+  if (draft.url_file.has_value()) {
+    const std::string quoted_path = absl::StrCat("\"", absl::CHexEscape(*draft.url_file), "\"");
+    absl::StatusOr<std::string> text = ReadSmallFile(*draft.url_file, kMaxUrlFileBytes);
+    if (!text.ok()) {
+      return error(draft.source,
+                   absl::StrCat("cannot read ", quoted_path, ": ", text.status().message()));
+    }
+    // Secrets are usually written with a final newline (echo, kubectl --from-file).
+    while (!text->empty() && (text->back() == '\n' || text->back() == '\r')) text->pop_back();
+    if (text->empty()) {
+      return error(draft.source, absl::StrCat(quoted_path, " is empty; it must hold the "
+                                              "transport URL"));
+    }
+    cell.transport_url = *std::move(text);
+    url_source = absl::StrCat(draft.source, ": the URL in ", quoted_path);
+  } else {
+    cell.transport_url = *draft.url_text;
+  }
+
+  absl::StatusOr<bridge::TransportUrl> url = bridge::ParseTransportUrl(cell.transport_url);
+  if (!url.ok()) {
+    // transport_url.h's messages start with "transport_url: "; the real source replaces it.
+    absl::string_view why = url.status().message();
+    absl::ConsumePrefix(&why, "transport_url: ");
+    return error(url_source, why);
+  }
+  // Applied last so the URL's heartbeat_timeout_threshold wins over the key, as in oslo.
+  absl::Status query = ApplyUrlQuery(*url, url_source, cell);
+  if (!query.ok()) return absl::InvalidArgumentError(absl::StrCat(prefix, query.message()));
+  return cell;
+}
+
+absl::StatusOr<GatewayConfig> Resolve(ConfigDraft draft, absl::string_view yaml_prefix) {
+  GatewayConfig config = std::move(draft.config);
+  for (const CellDraft& cell : draft.cells) {
+    CELLGW_ASSIGN_OR_RETURN(bridge::CellOptions options, ResolveCell(cell, yaml_prefix));
+    config.cells.push_back(std::move(options));
   }
   return config;
+}
+
+// YAML text to config. `getenv` may be null (no overrides); `yaml_prefix` goes in front of
+// every error about the YAML, not of those about the environment.
+absl::StatusOr<GatewayConfig> Parse(absl::string_view yaml_text, const Getenv& getenv,
+                                    absl::string_view yaml_prefix) {
+  absl::StatusOr<ConfigDraft> draft = ParseYaml(yaml_text);
+  if (!draft.ok()) {
+    return absl::Status(draft.status().code(),
+                        absl::StrCat(yaml_prefix, draft.status().message()));
+  }
+  if (getenv) CELLGW_RETURN_IF_ERROR(ApplyEnvironment(getenv, *draft));
+  return Resolve(*std::move(draft), yaml_prefix);
+}
+
+absl::StatusOr<GatewayConfig> Load(const std::string& path, const Getenv& getenv) {
+  const std::string prefix = absl::StrCat("config file \"", absl::CHexEscape(path), "\": ");
+  absl::StatusOr<std::string> text = ReadSmallFile(path, kMaxConfigFileBytes);
+  if (!text.ok()) {
+    return absl::Status(text.status().code(), absl::StrCat(prefix, text.status().message()));
+  }
+  return Parse(*text, getenv, prefix);
+}
+
+}  // namespace
+
+absl::StatusOr<GatewayConfig> ParseConfig(absl::string_view yaml_text) {
+  return Parse(yaml_text, nullptr, "");
+}
+
+absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path) {
+  return Load(path, nullptr);
+}
+
+absl::StatusOr<GatewayConfig> ParseConfigWithEnvironment(absl::string_view yaml_text,
+                                                         const Getenv& getenv) {
+  return Parse(yaml_text, getenv, "");
+}
+
+absl::StatusOr<GatewayConfig> LoadConfigFileWithEnvironment(const std::string& path,
+                                                            const Getenv& getenv) {
+  return Load(path, getenv);
+}
+
+std::string CellTransportUrlVariable(absl::string_view cell_name) {
+  return absl::StrCat(kCellVariablePrefix, EnvironmentName(cell_name), kTransportUrlSuffix);
+}
+
+std::string CellTransportUrlFileVariable(absl::string_view cell_name) {
+  return absl::StrCat(kCellVariablePrefix, EnvironmentName(cell_name),
+                      kTransportUrlFileSuffix);
+}
+
+absl::Status CheckEnvironmentNames(const GatewayConfig& config,
+                                   const std::vector<std::string>& names) {
+  std::vector<std::string> known;
+  for (const bridge::CellOptions& cell : config.cells) {
+    known.push_back(CellTransportUrlVariable(cell.name));
+    known.push_back(CellTransportUrlFileVariable(cell.name));
+  }
+  for (const std::string& name : names) {
+    if (!absl::StartsWith(name, kCellVariablePrefix)) continue;
+    if (!absl::EndsWith(name, kTransportUrlSuffix) &&
+        !absl::EndsWith(name, kTransportUrlFileSuffix)) {
+      continue;
+    }
+    bool found = false;
+    for (const std::string& variable : known) found = found || variable == name;
+    if (!found) {
+      return Error(DisplayKey(name),
+                   absl::StrCat("no configured cell has this variable name; the cells' are ",
+                                absl::StrJoin(known, ", ")));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace cellgw::gateway

@@ -1,6 +1,7 @@
-// The gateway's YAML configuration: reading it, checking every value, and turning each cell
-// into the bridge::CellOptions the bridge runs with. Part of //gateway; main reads the file
-// once at start-up and refuses to start on any error, so a typo never runs silently.
+// The gateway's YAML configuration and its environment overrides: reading them, checking
+// every value, and turning each cell into the bridge::CellOptions the bridge runs with. Part
+// of //gateway; main reads the file and the environment once at start-up and refuses to
+// start on any error, so a typo never runs silently.
 //
 // Keys (all optional unless marked required; an unknown key anywhere is an error):
 //
@@ -17,18 +18,24 @@
 //
 //     name                         string  (required)  Routing name used in Target.cell;
 //                                                      non-empty, unique among the cells.
-//     transport_url                string  (required)  oslo.messaging URL of the cell's
+//     transport_url                string  (required*) oslo.messaging URL of the cell's
 //                                                      broker, rabbit://user:pass@host:port
 //                                                      [,user:pass@host:port...]/vhost (see
 //                                                      bridge/transport_url.h). A secret: it
 //                                                      is only ever shown with passwords
 //                                                      redacted. Query options accepted:
 //                                                      heartbeat_timeout_threshold (overrides
-//                                                      the key below) and ssl (a boolean,
-//                                                      checked but not acted on: TLS to the
-//                                                      broker arrives with the security
-//                                                      work). Any other option is an error,
-//                                                      as oslo's NoSuchOptError would be.
+//                                                      the key below) and ssl=false (ssl=true
+//                                                      is an error: TLS to brokers is not
+//                                                      supported yet). Any other option is an
+//                                                      error, as oslo's NoSuchOptError would
+//                                                      be.
+//     transport_url_file           string  (required*) Path of a file holding the whole
+//                                                      transport URL (a mounted secret); read
+//                                                      once at start-up, trailing newlines
+//                                                      stripped, at most 64 KiB.
+//                                  * exactly one of transport_url and transport_url_file,
+//                                    unless the environment gives the cell's URL (below).
 //     control_exchange             string  "openstack" Exchange for targets without one,
 //                                                      oslo's [DEFAULT] control_exchange
 //                                                      (nova uses "nova"); 1 to 255 bytes.
@@ -51,6 +58,26 @@
 // "1.10" (not the number 1.1) and `1.0` stays "1.0". Booleans are true/false (also True,
 // TRUE, False, FALSE). A key written with no value is null and is an error, not the default.
 //
+// Environment overrides (for containers; the *WithEnvironment functions below apply them).
+// Each replaces the YAML value after the file is read and is checked exactly like it, with
+// errors naming the variable. A variable set to "" counts as set (CELLGW_METRICS_LISTEN=""
+// turns metrics off); unset variables change nothing.
+//
+//   CELLGW_LISTEN                          listen
+//   CELLGW_METRICS_LISTEN                  metrics_listen
+//   CELLGW_LOG_LEVEL                       log_level
+//   CELLGW_SHUTDOWN_GRACE_PERIOD           shutdown_grace_period (seconds)
+//   CELLGW_CELL_<NAME>_TRANSPORT_URL       the transport URL of the cell named <NAME>
+//   CELLGW_CELL_<NAME>_TRANSPORT_URL_FILE  a file holding it, read as transport_url_file
+//
+// <NAME> is the cell's name with ASCII letters upper-cased and every other byte that is not
+// a letter or digit written as "_": cell "cell-1" is CELLGW_CELL_CELL_1_TRANSPORT_URL. Either
+// variable replaces whichever of transport_url / transport_url_file the YAML has (then the
+// YAML's file is not read) and may supply a URL the YAML leaves out; setting both for one
+// cell is an error, and so is setting one whose <NAME> matches two cells. A variable of
+// the form CELLGW_CELL_*_TRANSPORT_URL[_FILE] that matches no cell is an error too (see
+// CheckEnvironmentNames), so a misspelt cell name cannot leave a URL silently unused.
+//
 // The minimal config:
 //   listen: 127.0.0.1:50051
 //   cells:
@@ -60,9 +87,11 @@
 #ifndef CELLGW_GATEWAY_CONFIG_H_
 #define CELLGW_GATEWAY_CONFIG_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -78,12 +107,15 @@ struct GatewayConfig {
   std::vector<bridge::CellOptions> cells;   // at least one, names unique
 };
 
-// Parses and checks a config given as YAML text. The result has every default filled in, and
-// each cell's transport_url query options applied to its CellOptions.
+// Parses and checks a config given as YAML text. The result has every default filled in,
+// each cell's transport_url_file read into its transport_url, and each URL's query options
+// applied to its CellOptions. The environment is not consulted.
 // Returns INVALID_ARGUMENT for the first problem found, its message starting with the key
 // path and saying why (e.g. "cells[0].upgrade_level: unknown key",
 // "cells[1].name: \"cell1\" is also the name of cells[0]"), or with the line and column of
-// a YAML syntax error. Messages never contain a password.
+// a YAML syntax error. A transport_url_file that cannot be read is INVALID_ARGUMENT too
+// ("cells[0].transport_url_file: cannot read \"/run/secrets/x\": No such file or
+// directory"). Messages never contain a password: a URL is only ever quoted redacted.
 absl::StatusOr<GatewayConfig> ParseConfig(absl::string_view yaml_text);
 
 // Reads the file at `path` and parses it with ParseConfig.
@@ -91,6 +123,37 @@ absl::StatusOr<GatewayConfig> ParseConfig(absl::string_view yaml_text);
 // is not a regular file, is larger than 16 MiB, or does not parse. Every message starts with
 // `config file "<path>": `.
 absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path);
+
+// Looks up an environment variable: the value, or nullptr when it is not set. main passes
+// std::getenv; tests pass a map lookup.
+using Getenv = std::function<const char*(const char*)>;
+
+// ParseConfig, with the environment overrides listed at the top of this file applied after
+// the YAML is read and before anything is resolved (so a transport_url_file the
+// environment replaces is never opened). Same status codes; a message about a value that
+// came from the environment starts with the variable's name instead of the key path
+// ("CELLGW_LISTEN: must be host:port ...").
+absl::StatusOr<GatewayConfig> ParseConfigWithEnvironment(absl::string_view yaml_text,
+                                                         const Getenv& getenv);
+
+// LoadConfigFile, with the environment overrides applied as in ParseConfigWithEnvironment.
+// Messages about the file start with `config file "<path>": `, those about a variable with
+// its name.
+absl::StatusOr<GatewayConfig> LoadConfigFileWithEnvironment(const std::string& path,
+                                                            const Getenv& getenv);
+
+// The environment variable names cellgw reads for the cell named `cell_name`
+// ("CELLGW_CELL_<NAME>_TRANSPORT_URL" and the same with "_FILE").
+std::string CellTransportUrlVariable(absl::string_view cell_name);
+std::string CellTransportUrlFileVariable(absl::string_view cell_name);
+
+// Checks the names of the variables present in the environment (`names`, e.g. from
+// environ) against `config`: INVALID_ARGUMENT naming the first one of the form
+// CELLGW_CELL_<X>_TRANSPORT_URL or CELLGW_CELL_<X>_TRANSPORT_URL_FILE whose <X> matches no
+// configured cell, listing the names that would. Other names are ignored (Kubernetes, for
+// one, sets CELLGW_SERVICE_HOST and the like for a Service named cellgw).
+absl::Status CheckEnvironmentNames(const GatewayConfig& config,
+                                   const std::vector<std::string>& names);
 
 }  // namespace cellgw::gateway
 

@@ -3,11 +3,16 @@
 //   cellgw --config FILE          serve until SIGTERM or SIGINT, then shut down gracefully
 //   cellgw --check-config FILE    validate FILE and exit (0 valid, 2 invalid)
 //   cellgw --version
+//
+// Both config modes apply the CELLGW_* environment overrides (gateway/config.h), so
+// --check-config judges exactly what --config would run.
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gateway/config.h"
@@ -15,16 +20,34 @@
 #include "gateway/json_log.h"
 #include "gateway/metrics.h"
 
+extern char** environ;
+
 namespace {
 
 constexpr char kUsage[] =
     "usage: cellgw --config FILE | --check-config FILE | --version\n";
 
+// The config file with the process environment's overrides applied and its variable names
+// checked.
+absl::StatusOr<cellgw::gateway::GatewayConfig> LoadConfig(const std::string& path) {
+  absl::StatusOr<cellgw::gateway::GatewayConfig> config =
+      cellgw::gateway::LoadConfigFileWithEnvironment(
+          path, [](const char* name) -> const char* { return std::getenv(name); });
+  if (!config.ok()) return config;
+  std::vector<std::string> names;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    const char* equals = std::strchr(*entry, '=');
+    names.emplace_back(*entry, equals == nullptr ? std::strlen(*entry) : equals - *entry);
+  }
+  absl::Status names_ok = cellgw::gateway::CheckEnvironmentNames(*config, names);
+  if (!names_ok.ok()) return names_ok;
+  return config;
+}
+
 int Serve(const std::string& path) {
   using cellgw::gateway::Log;
   using cellgw::gateway::LogLevel;
-  absl::StatusOr<cellgw::gateway::GatewayConfig> config =
-      cellgw::gateway::LoadConfigFile(path);
+  absl::StatusOr<cellgw::gateway::GatewayConfig> config = LoadConfig(path);
   if (!config.ok()) {
     Log(LogLevel::kError, "invalid configuration", {{"error", config.status().message()}});
     return 2;
@@ -62,8 +85,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (argc == 3 && std::strcmp(argv[1], "--check-config") == 0) {
-    absl::StatusOr<cellgw::gateway::GatewayConfig> config =
-        cellgw::gateway::LoadConfigFile(argv[2]);
+    absl::StatusOr<cellgw::gateway::GatewayConfig> config = LoadConfig(argv[2]);
     if (!config.ok()) {
       std::fprintf(stderr, "cellgw: %s: %s\n", argv[2],
                    std::string(config.status().message()).c_str());

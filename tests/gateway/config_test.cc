@@ -1,8 +1,13 @@
 #include "gateway/config.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -135,10 +140,12 @@ TEST(ParseConfigTest, UrlHeartbeatOverridesTheKeyWhicheverComesFirst) {
   EXPECT_EQ(config->cells[0].heartbeat_timeout_threshold, absl::Seconds(10));
 }
 
-TEST(ParseConfigTest, UrlSslOptionIsAccepted) {
-  absl::StatusOr<GatewayConfig> config =
-      ParseConfig(CellConfig("", "rabbit://u:p@h/v?ssl=true"));
-  EXPECT_TRUE(config.ok()) << config.status();
+TEST(ParseConfigTest, UrlSslFalseIsAccepted) {
+  for (const char* value : {"false", "0", "no", "off", "False"}) {
+    absl::StatusOr<GatewayConfig> config =
+        ParseConfig(CellConfig("", absl::StrCat("rabbit://u:p@h/v?ssl=", value)));
+    EXPECT_TRUE(config.ok()) << value << ": " << config.status();
+  }
 }
 
 TEST(ParseConfigTest, EmptyMapsAreAccepted) {
@@ -220,7 +227,9 @@ INSTANTIATE_TEST_SUITE_P(
                   "cells:\n  - name: \"\"\n    transport_url: rabbit://u:s3cr3t@h/\n",
                   "cells[0].name: must not be empty"},
         ErrorCase{"MissingTransportUrl", "cells:\n  - name: cell1\n",
-                  "cells[0].transport_url: required key is missing"},
+                  "cells[0].transport_url: required key is missing (give transport_url or "
+                  "transport_url_file, or set CELLGW_CELL_CELL1_TRANSPORT_URL or "
+                  "CELLGW_CELL_CELL1_TRANSPORT_URL_FILE)"},
         ErrorCase{"DuplicateCellNames",
                   CellConfig("") + "  - name: cell1\n    transport_url: rabbit://u:s3cr3t@h2/\n",
                   "cells[1].name: \"cell1\" is also the name of cells[0]"},
@@ -242,6 +251,26 @@ INSTANTIATE_TEST_SUITE_P(
                   "an integer from 0 to 65535"},
         ErrorCase{"TransportUrlBadSsl", CellConfig("", "rabbit://u:s3cr3t@h/v?ssl=maybe"),
                   "cells[0].transport_url: query option ssl: must be a boolean"},
+        ErrorCase{"TransportUrlSslTrue", CellConfig("", "rabbit://u:s3cr3t@h/v?ssl=true"),
+                  "cells[0].transport_url: query option ssl: TLS to brokers is not "
+                  "supported yet"},
+        ErrorCase{"TransportUrlSslYes", CellConfig("", "rabbit://u:s3cr3t@h/v?ssl=yes"),
+                  "cells[0].transport_url: query option ssl: TLS to brokers is not "
+                  "supported yet"},
+        ErrorCase{"TransportUrlAndFileBoth",
+                  CellConfig("    transport_url_file: /run/secrets/url\n"),
+                  "cells[0].transport_url_file: give either transport_url or "
+                  "transport_url_file, not both"},
+        ErrorCase{"TransportUrlFileEmptyPath",
+                  "cells:\n  - name: c\n    transport_url_file: \"\"\n",
+                  "cells[0].transport_url_file: must not be empty"},
+        ErrorCase{"TransportUrlFileMissing",
+                  "cells:\n  - name: c\n    transport_url_file: /nonexistent/cellgw/url\n",
+                  "cells[0].transport_url_file: cannot read \"/nonexistent/cellgw/url\": "
+                  "No such file or directory"},
+        ErrorCase{"TransportUrlFileIsDirectory",
+                  "cells:\n  - name: c\n    transport_url_file: /\n",
+                  "cells[0].transport_url_file: cannot read \"/\": is not a regular file"},
         ErrorCase{"TransportUrlIsMap", "cells:\n  - name: c\n    transport_url: {a: b}\n",
                   "cells[0].transport_url: must be a string"},
         ErrorCase{"ControlExchangeEmpty", CellConfig("    control_exchange: \"\"\n"),
@@ -365,6 +394,362 @@ TEST(LoadConfigFileTest, BadContentIsInvalidArgumentWithPathThenKeyPath) {
   EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(config.status().message(),
             absl::StrCat("config file \"", path, "\": cells[0].colour: unknown key"));
+}
+
+std::string WriteTempFile(const std::string& name, const std::string& contents) {
+  const std::string path = TempPath(name);
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << contents;
+  return path;
+}
+
+// transport_url_file: the URL comes from a file, as Kubernetes and Docker mount secrets.
+
+struct UrlFileCase {
+  std::string name;
+  std::string contents;
+};
+
+class TransportUrlFileTest : public ::testing::TestWithParam<UrlFileCase> {};
+
+TEST_P(TransportUrlFileTest, UrlIsReadFromTheFileWithTrailingNewlinesStripped) {
+  const std::string path = WriteTempFile(GetParam().name + ".url", GetParam().contents);
+  absl::StatusOr<GatewayConfig> config =
+      ParseConfig(absl::StrCat("cells:\n  - name: cell1\n    transport_url_file: ", path, "\n"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->cells[0].transport_url, "rabbit://u:s3cr3t@h:5673/v");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, TransportUrlFileTest,
+    ::testing::Values(UrlFileCase{"NoNewline", "rabbit://u:s3cr3t@h:5673/v"},
+                      UrlFileCase{"Newline", "rabbit://u:s3cr3t@h:5673/v\n"},
+                      UrlFileCase{"CrLf", "rabbit://u:s3cr3t@h:5673/v\r\n"},
+                      UrlFileCase{"SeveralNewlines", "rabbit://u:s3cr3t@h:5673/v\n\n"}),
+    [](const ::testing::TestParamInfo<UrlFileCase>& info) { return info.param.name; });
+
+TEST(ParseConfigTest, QueryOptionsInATransportUrlFileAreApplied) {
+  const std::string path =
+      WriteTempFile("heartbeat.url", "rabbit://u:p@h/v?heartbeat_timeout_threshold=7\n");
+  absl::StatusOr<GatewayConfig> config =
+      ParseConfig(absl::StrCat("cells:\n  - name: c\n    transport_url_file: ", path, "\n"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->cells[0].heartbeat_timeout_threshold, absl::Seconds(7));
+}
+
+TEST(ParseConfigTest, TransportUrlFileThatIsAFifoIsRefusedWithoutBlocking) {
+  const std::string path = TempPath("url.fifo");
+  unlink(path.c_str());
+  ASSERT_EQ(mkfifo(path.c_str(), 0600), 0);
+  absl::StatusOr<GatewayConfig> config =
+      ParseConfig(absl::StrCat("cells:\n  - name: c\n    transport_url_file: ", path, "\n"));
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().message(),
+            absl::StrCat("cells[0].transport_url_file: cannot read \"", path,
+                         "\": is not a regular file"));
+}
+
+struct BadUrlFileCase {
+  std::string name;
+  std::string contents;
+  std::string reason;  // what follows "cells[0].transport_url_file: " and the file's name
+};
+
+class BadTransportUrlFileTest : public ::testing::TestWithParam<BadUrlFileCase> {};
+
+// Every case's file holds the password "s3cr3t" (when it holds a URL at all), so the same
+// table proves that no message shows it.
+TEST_P(BadTransportUrlFileTest, IsInvalidArgumentNamingKeyAndFileWithoutThePassword) {
+  const BadUrlFileCase& c = GetParam();
+  const std::string path = WriteTempFile(c.name + ".url", c.contents);
+  absl::StatusOr<GatewayConfig> config =
+      ParseConfig(absl::StrCat("cells:\n  - name: c\n    transport_url_file: ", path, "\n"));
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  const std::string message(config.status().message());
+  EXPECT_THAT(message, StartsWith("cells[0].transport_url_file: "));
+  EXPECT_THAT(message, HasSubstr(absl::StrCat("\"", path, "\"")));
+  EXPECT_THAT(message, HasSubstr(c.reason));
+  EXPECT_THAT(message, Not(HasSubstr("s3cr3t")));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, BadTransportUrlFileTest,
+    ::testing::Values(
+        BadUrlFileCase{"Empty", "", "is empty"},
+        BadUrlFileCase{"OnlyNewline", "\n", "is empty"},
+        BadUrlFileCase{"BadPort", "rabbit://u:s3cr3t@h:0/v\n", "host 1: port"},
+        BadUrlFileCase{"NotRabbit", "amqp://u:s3cr3t@h/v", "scheme \"amqp\""},
+        BadUrlFileCase{"SslTrue", "rabbit://u:s3cr3t@h/v?ssl=true",
+                       "query option ssl: TLS to brokers is not supported yet"},
+        BadUrlFileCase{"TooLarge", "rabbit://u:s3cr3t@h/" + std::string(70000, 'v'),
+                       "is larger than 65536 bytes"}),
+    [](const ::testing::TestParamInfo<BadUrlFileCase>& info) { return info.param.name; });
+
+// Environment overrides.
+
+using Env = std::map<std::string, std::string>;
+
+class FakeEnvironment {
+ public:
+  explicit FakeEnvironment(Env values)
+      : values_(std::move(values)) {}
+  Getenv getenv() const {
+    return [this](const char* name) -> const char* {
+      auto it = values_.find(name);
+      return it == values_.end() ? nullptr : it->second.c_str();
+    };
+  }
+
+ private:
+  Env values_;
+};
+
+TEST(EnvironmentTest, UnsetEnvironmentChangesNothing) {
+  FakeEnvironment env(Env{{"HOME", "/root"}, {"CELLGW_SERVICE_HOST", "10.0.0.1"}});
+  absl::StatusOr<GatewayConfig> config = ParseConfigWithEnvironment(kMinimalConfig, env.getenv());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->listen, "127.0.0.1:50051");
+  EXPECT_EQ(config->metrics_listen, "");
+  EXPECT_EQ(config->log_level, "info");
+  EXPECT_EQ(config->shutdown_grace_period, absl::Seconds(30));
+  EXPECT_EQ(config->cells[0].transport_url, "rabbit://guest:guest@127.0.0.1:5672/cell1");
+}
+
+TEST(EnvironmentTest, GlobalVariablesReplaceTheYamlValues) {
+  FakeEnvironment env(Env{{"CELLGW_LISTEN", "0.0.0.0:50051"},
+                       {"CELLGW_METRICS_LISTEN", "0.0.0.0:9464"},
+                       {"CELLGW_LOG_LEVEL", "debug"},
+                       {"CELLGW_SHUTDOWN_GRACE_PERIOD", "2.5"}});
+  absl::StatusOr<GatewayConfig> config = ParseConfigWithEnvironment(
+      absl::StrCat("metrics_listen: 127.0.0.1:1\nlog_level: error\nshutdown_grace_period: 9\n",
+                   kMinimalConfig),
+      env.getenv());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->listen, "0.0.0.0:50051");
+  EXPECT_EQ(config->metrics_listen, "0.0.0.0:9464");
+  EXPECT_EQ(config->log_level, "debug");
+  EXPECT_EQ(config->shutdown_grace_period, absl::Milliseconds(2500));
+}
+
+TEST(EnvironmentTest, EmptyMetricsListenVariableTurnsMetricsOff) {
+  FakeEnvironment env(Env{{"CELLGW_METRICS_LISTEN", ""}});
+  absl::StatusOr<GatewayConfig> config = ParseConfigWithEnvironment(
+      absl::StrCat("metrics_listen: 127.0.0.1:9464\n", kMinimalConfig), env.getenv());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->metrics_listen, "");
+}
+
+struct EnvErrorCase {
+  std::string name;
+  std::map<std::string, std::string> env;
+  std::string message_prefix;
+};
+
+class EnvironmentErrorTest : public ::testing::TestWithParam<EnvErrorCase> {};
+
+// A two-cell config: "cell-1" (URL in YAML) and "cell_2" (no URL source in YAML, so one
+// must come from the environment).
+constexpr char kTwoCellConfig[] = R"(cells:
+  - name: cell-1
+    transport_url: rabbit://u:yamls3cr3t@h/v
+  - name: cell_2
+    transport_url: rabbit://u:yamls3cr3t@h2/v
+)";
+
+TEST_P(EnvironmentErrorTest, IsInvalidArgumentNamingTheVariableWithoutThePassword) {
+  const EnvErrorCase& c = GetParam();
+  FakeEnvironment env(c.env);
+  absl::StatusOr<GatewayConfig> config = ParseConfigWithEnvironment(kTwoCellConfig, env.getenv());
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  const std::string message(config.status().message());
+  EXPECT_THAT(message, StartsWith(c.message_prefix));
+  EXPECT_THAT(message, Not(HasSubstr("s3cr3t")));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, EnvironmentErrorTest,
+    ::testing::Values(
+        EnvErrorCase{"ListenBad", {{"CELLGW_LISTEN", "localhost"}},
+                     "CELLGW_LISTEN: must be host:port"},
+        EnvErrorCase{"ListenEmpty", {{"CELLGW_LISTEN", ""}}, "CELLGW_LISTEN: must be host:port"},
+        EnvErrorCase{"ListenUnixWithoutPath", {{"CELLGW_LISTEN", "unix:"}},
+                     "CELLGW_LISTEN: unix: needs a socket path"},
+        EnvErrorCase{"MetricsListenBad", {{"CELLGW_METRICS_LISTEN", "9464"}},
+                     "CELLGW_METRICS_LISTEN: must be host:port"},
+        EnvErrorCase{"LogLevelBad", {{"CELLGW_LOG_LEVEL", "verbose"}},
+                     "CELLGW_LOG_LEVEL: must be one of debug, info, warning, error"},
+        EnvErrorCase{"GraceBad", {{"CELLGW_SHUTDOWN_GRACE_PERIOD", "30s"}},
+                     "CELLGW_SHUTDOWN_GRACE_PERIOD: must be a number of seconds from 0 to "
+                     "86400"},
+        EnvErrorCase{"GraceTooLong", {{"CELLGW_SHUTDOWN_GRACE_PERIOD", "86401"}},
+                     "CELLGW_SHUTDOWN_GRACE_PERIOD: must be a number of seconds"},
+        EnvErrorCase{"CellUrlBadPort",
+                     {{"CELLGW_CELL_CELL_1_TRANSPORT_URL", "rabbit://u:s3cr3t@h:99999/v"}},
+                     "CELLGW_CELL_CELL_1_TRANSPORT_URL: host 1: port"},
+        EnvErrorCase{"CellUrlSslTrue",
+                     {{"CELLGW_CELL_CELL_1_TRANSPORT_URL", "rabbit://u:s3cr3t@h/v?ssl=1"}},
+                     "CELLGW_CELL_CELL_1_TRANSPORT_URL: query option ssl: TLS to brokers is "
+                     "not supported yet"},
+        EnvErrorCase{"CellUrlEmpty", {{"CELLGW_CELL_CELL_1_TRANSPORT_URL", ""}},
+                     "CELLGW_CELL_CELL_1_TRANSPORT_URL: "},
+        EnvErrorCase{"CellUrlFileMissing",
+                     {{"CELLGW_CELL_CELL_2_TRANSPORT_URL_FILE", "/nonexistent/cellgw/u"}},
+                     "CELLGW_CELL_CELL_2_TRANSPORT_URL_FILE: cannot read "
+                     "\"/nonexistent/cellgw/u\": No such file or directory"},
+        EnvErrorCase{"CellUrlFileEmptyName", {{"CELLGW_CELL_CELL_2_TRANSPORT_URL_FILE", ""}},
+                     "CELLGW_CELL_CELL_2_TRANSPORT_URL_FILE: must not be empty"},
+        EnvErrorCase{"CellUrlAndFileBoth",
+                     {{"CELLGW_CELL_CELL_1_TRANSPORT_URL", "rabbit://u:s3cr3t@h/v"},
+                      {"CELLGW_CELL_CELL_1_TRANSPORT_URL_FILE", "/run/secrets/u"}},
+                     "CELLGW_CELL_CELL_1_TRANSPORT_URL_FILE: set either "
+                     "CELLGW_CELL_CELL_1_TRANSPORT_URL or CELLGW_CELL_CELL_1_TRANSPORT_URL_FILE, "
+                     "not both"}),
+    [](const ::testing::TestParamInfo<EnvErrorCase>& info) { return info.param.name; });
+
+TEST(EnvironmentTest, VariableNameUpperCasesAndReplacesNonAlphanumerics) {
+  EXPECT_EQ(CellTransportUrlVariable("cell1"), "CELLGW_CELL_CELL1_TRANSPORT_URL");
+  EXPECT_EQ(CellTransportUrlVariable("eu-west.Cell 2"), "CELLGW_CELL_EU_WEST_CELL_2_TRANSPORT_URL");
+  EXPECT_EQ(CellTransportUrlVariable("z\xc3\xa9"), "CELLGW_CELL_Z___TRANSPORT_URL");
+  EXPECT_EQ(CellTransportUrlFileVariable("cell-1"), "CELLGW_CELL_CELL_1_TRANSPORT_URL_FILE");
+}
+
+TEST(EnvironmentTest, CellUrlVariableReplacesTheYamlUrl) {
+  FakeEnvironment env(Env{{"CELLGW_CELL_CELL1_TRANSPORT_URL", "rabbit://a:b@broker:5673/x"}});
+  absl::StatusOr<GatewayConfig> config = ParseConfigWithEnvironment(kMinimalConfig, env.getenv());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->cells[0].transport_url, "rabbit://a:b@broker:5673/x");
+}
+
+TEST(EnvironmentTest, CellUrlVariableSuppliesAUrlTheYamlLeavesOut) {
+  FakeEnvironment env(Env{{"CELLGW_CELL_CELL1_TRANSPORT_URL", "rabbit://a:b@broker/x"}});
+  absl::StatusOr<GatewayConfig> config =
+      ParseConfigWithEnvironment("cells:\n  - name: cell1\n", env.getenv());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->cells[0].transport_url, "rabbit://a:b@broker/x");
+}
+
+TEST(EnvironmentTest, CellUrlFileVariableReplacesAYamlFileWithoutOpeningIt) {
+  const std::string path = WriteTempFile("env.url", "rabbit://a:b@broker/y\n");
+  FakeEnvironment env(Env{{"CELLGW_CELL_CELL1_TRANSPORT_URL_FILE", path}});
+  absl::StatusOr<GatewayConfig> config = ParseConfigWithEnvironment(
+      "cells:\n  - name: cell1\n    transport_url_file: /nonexistent/cellgw/yaml.url\n",
+      env.getenv());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->cells[0].transport_url, "rabbit://a:b@broker/y");
+}
+
+TEST(EnvironmentTest, CellUrlVariableAppliesOnlyToItsCell) {
+  FakeEnvironment env(Env{{"CELLGW_CELL_CELL_2_TRANSPORT_URL", "rabbit://a:b@other/z"}});
+  absl::StatusOr<GatewayConfig> config = ParseConfigWithEnvironment(kTwoCellConfig, env.getenv());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->cells[0].transport_url, "rabbit://u:yamls3cr3t@h/v");
+  EXPECT_EQ(config->cells[1].transport_url, "rabbit://a:b@other/z");
+}
+
+// The heartbeat precedence (URL query over key) is decided on the URL actually used, so a
+// replaced URL's query option does not linger.
+TEST(EnvironmentTest, ReplacedUrlsHeartbeatOptionDoesNotLinger) {
+  FakeEnvironment env(Env{{"CELLGW_CELL_C_TRANSPORT_URL", "rabbit://a:b@broker/"}});
+  absl::StatusOr<GatewayConfig> config = ParseConfigWithEnvironment(R"(cells:
+  - name: c
+    transport_url: rabbit://u:p@h/v?heartbeat_timeout_threshold=10
+    heartbeat_timeout_threshold: 30
+)",
+                                                                    env.getenv());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->cells[0].heartbeat_timeout_threshold, absl::Seconds(30));
+}
+
+TEST(EnvironmentTest, VariableMatchingTwoCellsIsRefusedNamingBoth) {
+  FakeEnvironment env(Env{{"CELLGW_CELL_CELL_1_TRANSPORT_URL", "rabbit://a:b@broker/"}});
+  absl::StatusOr<GatewayConfig> config = ParseConfigWithEnvironment(R"(cells:
+  - name: cell-1
+    transport_url: rabbit://
+  - name: cell_1
+    transport_url: rabbit://
+)",
+                                                                    env.getenv());
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(config.status().message(),
+            "CELLGW_CELL_CELL_1_TRANSPORT_URL: matches more than one cell: cells[0] "
+            "(\"cell-1\") and cells[1] (\"cell_1\"); give them names that differ in letters "
+            "or digits");
+}
+
+TEST(EnvironmentTest, CellsSharingAVariableNameAreFineWhileItIsUnset) {
+  FakeEnvironment env(Env{});
+  absl::StatusOr<GatewayConfig> config = ParseConfigWithEnvironment(R"(cells:
+  - name: cell-1
+    transport_url: rabbit://
+  - name: cell_1
+    transport_url: rabbit://
+)",
+                                                                    env.getenv());
+  EXPECT_TRUE(config.ok()) << config.status();
+}
+
+TEST(LoadConfigFileWithEnvironmentTest, FileErrorsNameTheFileAndVariableErrorsDoNot) {
+  const std::string path = WriteTempFile("env_good.yaml", kMinimalConfig);
+  FakeEnvironment bad_env(Env{{"CELLGW_LOG_LEVEL", "loud"}});
+  absl::StatusOr<GatewayConfig> config = LoadConfigFileWithEnvironment(path, bad_env.getenv());
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().message(),
+            "CELLGW_LOG_LEVEL: must be one of debug, info, warning, error");
+
+  const std::string bad_path = WriteTempFile("env_bad.yaml", CellConfig("    colour: red\n"));
+  FakeEnvironment env(Env{{"CELLGW_LOG_LEVEL", "debug"}});
+  config = LoadConfigFileWithEnvironment(bad_path, env.getenv());
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().message(),
+            absl::StrCat("config file \"", bad_path, "\": cells[0].colour: unknown key"));
+}
+
+TEST(LoadConfigFileWithEnvironmentTest, MissingYamlUrlErrorNamesTheFile) {
+  const std::string path = WriteTempFile("env_nourl.yaml", "cells:\n  - name: cell1\n");
+  FakeEnvironment env(Env{});
+  absl::StatusOr<GatewayConfig> config = LoadConfigFileWithEnvironment(path, env.getenv());
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(std::string(config.status().message()),
+              StartsWith(absl::StrCat("config file \"", path,
+                                      "\": cells[0].transport_url: required key is missing")));
+}
+
+TEST(LoadConfigFileWithEnvironmentTest, AppliesTheEnvironment) {
+  const std::string path = WriteTempFile("env_apply.yaml", kMinimalConfig);
+  FakeEnvironment env(Env{{"CELLGW_LISTEN", "127.0.0.1:6000"}});
+  absl::StatusOr<GatewayConfig> config = LoadConfigFileWithEnvironment(path, env.getenv());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->listen, "127.0.0.1:6000");
+}
+
+TEST(CheckEnvironmentNamesTest, VariableOfAnUnknownCellIsRefused) {
+  absl::StatusOr<GatewayConfig> config = ParseConfig(kMinimalConfig);
+  ASSERT_TRUE(config.ok()) << config.status();
+  for (const char* name :
+       {"CELLGW_CELL_CELL2_TRANSPORT_URL", "CELLGW_CELL_CEL1_TRANSPORT_URL_FILE"}) {
+    absl::Status status = CheckEnvironmentNames(*config, {"PATH", name});
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << name;
+    EXPECT_THAT(std::string(status.message()),
+                StartsWith(absl::StrCat(name, ": no configured cell has this variable name; "
+                                              "the cells' are "
+                                              "CELLGW_CELL_CELL1_TRANSPORT_URL, "
+                                              "CELLGW_CELL_CELL1_TRANSPORT_URL_FILE")));
+  }
+}
+
+TEST(CheckEnvironmentNamesTest, KnownAndUnrelatedVariablesAreAccepted) {
+  absl::StatusOr<GatewayConfig> config = ParseConfig(kMinimalConfig);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(CheckEnvironmentNames(
+                  *config, {"PATH", "CELLGW_CONFIG", "CELLGW_LISTEN",
+                            "CELLGW_CELL_CELL1_TRANSPORT_URL",
+                            "CELLGW_CELL_CELL1_TRANSPORT_URL_FILE",
+                            // What Kubernetes sets for Services named cellgw / cellgw-cell-x.
+                            "CELLGW_SERVICE_HOST", "CELLGW_PORT_50051_TCP_ADDR",
+                            "CELLGW_CELL_X_SERVICE_PORT"})
+                  .ok());
 }
 
 }  // namespace

@@ -41,6 +41,11 @@ constexpr size_t kMaxConfigFileBytes = 16 << 20;
 constexpr size_t kMaxUrlFileBytes = 64 << 10;
 constexpr size_t kMaxAmqpNameBytes = 255;
 constexpr int kMaxConnections = 64;
+// Backpressure bounds: enough for any real deployment, small enough that a typo cannot
+// disable the protection. RabbitMQ 3.10 itself refuses messages over 128 MiB.
+constexpr int64_t kMaxInFlight = 1000000;
+constexpr int64_t kMinMessageBytes = 1024;
+constexpr int64_t kMaxMessageBytes = 128ll << 20;
 // A call's timeout becomes its AMQP per-message TTL in milliseconds; keeping it within a
 // signed 32-bit millisecond count keeps every broker and every conversion happy.
 constexpr double kMaxRpcResponseTimeoutSeconds = 2147483;
@@ -362,7 +367,7 @@ absl::StatusOr<CellDraft> ParseCell(const YAML::Node& node, const std::string& p
                  {"name", "transport_url", "transport_url_file", "control_exchange",
                   "upgrade_levels", "version_aliases", "rpc_response_timeout", "connections",
                   "amqp_durable_queues", "amqp_auto_delete", "rabbit_quorum_queue",
-                  "heartbeat_timeout_threshold"}));
+                  "heartbeat_timeout_threshold", "max_in_flight", "max_message_bytes"}));
 
   CellDraft draft;
   draft.path = path;
@@ -416,6 +421,13 @@ absl::StatusOr<CellDraft> ParseCell(const YAML::Node& node, const std::string& p
       CELLGW_ASSIGN_OR_RETURN(int64_t seconds,
                               ReadInteger(value, key_path, 0, kMaxHeartbeatSeconds));
       cell.heartbeat_timeout_threshold = absl::Seconds(seconds);
+    } else if (key == "max_in_flight") {
+      CELLGW_ASSIGN_OR_RETURN(int64_t limit, ReadInteger(value, key_path, 1, kMaxInFlight));
+      cell.max_in_flight = static_cast<int>(limit);
+    } else if (key == "max_message_bytes") {
+      CELLGW_ASSIGN_OR_RETURN(int64_t limit,
+                              ReadInteger(value, key_path, kMinMessageBytes, kMaxMessageBytes));
+      cell.max_message_bytes = static_cast<uint64_t>(limit);
     }
   }
   if (!has_name) return Error(Child(path, "name"), "required key is missing");

@@ -53,6 +53,11 @@
 //     rabbit_quorum_queue          bool    false       exchange declares fail with 406.
 //     heartbeat_timeout_threshold  integer 60          AMQP heartbeat in seconds, 0 to 65535;
 //                                                      0 turns heartbeats off.
+//     max_in_flight                integer 10000       Requests of the cell accepted and not
+//                                                      finished; one more is refused with
+//                                                      RESOURCE_EXHAUSTED. 1 to 1000000.
+//     max_message_bytes            integer 4194304     Largest request sent / reply accepted,
+//                                                      1024 to 134217728 bytes.
 //
 // Scalars are read as the text written, so versions keep their exact spelling: `1.10` stays
 // "1.10" (not the number 1.1) and `1.0` stays "1.0". Booleans are true/false (also True,

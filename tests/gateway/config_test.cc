@@ -90,6 +90,8 @@ cells:
     amqp_auto_delete: True
     rabbit_quorum_queue: TRUE
     heartbeat_timeout_threshold: 0
+    max_in_flight: 500
+    max_message_bytes: 65536
   - name: cell2
     transport_url: rabbit://
 )");
@@ -113,7 +115,11 @@ cells:
   EXPECT_TRUE(cell.amqp_auto_delete);
   EXPECT_TRUE(cell.rabbit_quorum_queue);
   EXPECT_EQ(cell.heartbeat_timeout_threshold, absl::ZeroDuration());
+  EXPECT_EQ(cell.max_in_flight, 500);
+  EXPECT_EQ(cell.max_message_bytes, 65536u);
   EXPECT_EQ(config->cells[1].name, "cell2");
+  EXPECT_EQ(config->cells[1].max_in_flight, 10000);
+  EXPECT_EQ(config->cells[1].max_message_bytes, 4194304u);
   EXPECT_EQ(config->cells[1].transport_url, "rabbit://");
 }
 
@@ -298,6 +304,10 @@ INSTANTIATE_TEST_SUITE_P(
                   "cells[0].rpc_response_timeout: must be a number of seconds"},
         ErrorCase{"RpcTimeoutHuge", CellConfig("    rpc_response_timeout: 1e300\n"),
                   "cells[0].rpc_response_timeout: must be a number of seconds"},
+        ErrorCase{"MaxInFlightZero", CellConfig("    max_in_flight: 0\n"),
+                  "cells[0].max_in_flight: must be an integer from 1 to 1000000"},
+        ErrorCase{"MaxMessageBytesTiny", CellConfig("    max_message_bytes: 10\n"),
+                  "cells[0].max_message_bytes: must be an integer from 1024 to 134217728"},
         ErrorCase{"ConnectionsZero", CellConfig("    connections: 0\n"),
                   "cells[0].connections: must be an integer from 1 to 64"},
         ErrorCase{"ConnectionsTooMany", CellConfig("    connections: 65\n"),

@@ -26,6 +26,16 @@
 
 namespace cellgw::bridge {
 
+// TLS to the broker (amqps). The broker's certificate must chain to `ca_file` and name the
+// host connected to (rabbitmq-c checks the host name against the certificate's DNS names
+// and common name); there is no mode that skips either check.
+struct AmqpTlsOptions {
+  bool enabled = false;
+  std::string ca_file;    // PEM CA bundle; required when enabled
+  std::string cert_file;  // client certificate chain (PEM); "" = none
+  std::string key_file;   // its unencrypted private key (PEM); with cert_file
+};
+
 struct AmqpEndpoint {
   std::string host;
   uint16_t port = 5672;
@@ -38,6 +48,7 @@ struct AmqpEndpoint {
   std::string connection_name;
   // Upper bound for connect, login and each synchronous AMQP method.
   absl::Duration io_timeout = absl::Seconds(10);
+  AmqpTlsOptions tls;
 };
 
 struct ExchangeSpec {
@@ -98,9 +109,11 @@ class AmqpConnection {
     virtual void OnConsumerCancelled() = 0;
   };
 
-  // Connects, logs in, opens both channels and puts the publishing channel in confirm mode.
-  // UNAVAILABLE when the broker cannot be reached or refuses the login (the message names
-  // host:port and user, never the password).
+  // Connects (over TLS when endpoint.tls.enabled), logs in, opens both channels and puts
+  // the publishing channel in confirm mode. UNAVAILABLE when the broker cannot be reached,
+  // the TLS handshake or certificate verification fails, or the broker refuses the login
+  // (the message names host:port and user, never the password); FAILED_PRECONDITION when TLS
+  // is enabled without a ca_file or a client certificate or key cannot be loaded.
   static absl::StatusOr<std::unique_ptr<AmqpConnection>> Open(const AmqpEndpoint& endpoint);
 
   ~AmqpConnection();  // closes the connection cleanly when it is still up

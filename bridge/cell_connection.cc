@@ -302,6 +302,7 @@ class CellConnection::Loop : public AmqpConnection::Handler {
     endpoint.heartbeat = options.heartbeat;
     endpoint.connection_name =
         absl::StrCat("cellgw:", getpid(), ":", options.cell, "/", options.index);
+    endpoint.tls = options.tls;
     absl::StatusOr<std::unique_ptr<AmqpConnection>> conn = AmqpConnection::Open(endpoint);
     if (!conn.ok()) return conn.status();
     conn_ = *std::move(conn);

@@ -70,6 +70,7 @@ struct CellConnectionOptions {
   uint64_t max_message_bytes = 64ull << 20;
   absl::Duration initial_backoff = absl::Milliseconds(200);
   absl::Duration max_backoff = absl::Seconds(15);
+  AmqpTlsOptions tls;  // amqps to every host of `url`
 };
 
 class CellConnection {

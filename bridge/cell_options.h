@@ -41,6 +41,14 @@ struct CellOptions {
   // refused with RESOURCE_EXHAUSTED, larger replies dropped and counted. gRPC's own default
   // limit on a received request is also 4 MiB.
   uint64_t max_message_bytes = 4ull << 20;
+  // TLS to the broker (amqps), as oslo's [oslo_messaging_rabbit] ssl or ?ssl=true in the
+  // transport URL. The broker's certificate is always verified against ssl_ca_file (required
+  // with ssl) and must name the URL's host. ssl_cert_file/ssl_key_file: a client
+  // certificate and its unencrypted key, for brokers that ask for one (both or neither).
+  bool ssl = false;
+  std::string ssl_ca_file;
+  std::string ssl_cert_file;
+  std::string ssl_key_file;
 };
 
 }  // namespace cellgw::bridge

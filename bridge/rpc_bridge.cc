@@ -118,6 +118,12 @@ absl::StatusOr<std::unique_ptr<RpcBridge>> RpcBridge::Create(std::vector<CellOpt
     if (options.max_in_flight < 1) {
       return absl::InvalidArgumentError(absl::StrCat(where, ".max_in_flight: must be >= 1"));
     }
+    if (options.ssl && options.ssl_ca_file.empty()) {
+      // Never TLS without verifying the broker: that would only look secure.
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ".ssl_ca_file: required with ssl (the broker's certificate is "
+                              "always verified)"));
+    }
     auto cell = std::make_unique<Cell>();
     cell->caps = *std::move(caps);
     cell->redacted_url = RedactTransportUrl(options.transport_url);
@@ -128,6 +134,10 @@ absl::StatusOr<std::unique_ptr<RpcBridge>> RpcBridge::Create(std::vector<CellOpt
       connection_options.url = *url;
       connection_options.heartbeat = options.heartbeat_timeout_threshold;
       connection_options.max_message_bytes = options.max_message_bytes;
+      connection_options.tls.enabled = options.ssl;
+      connection_options.tls.ca_file = options.ssl_ca_file;
+      connection_options.tls.cert_file = options.ssl_cert_file;
+      connection_options.tls.key_file = options.ssl_key_file;
       cell->connections.push_back(
           std::make_unique<CellConnection>(std::move(connection_options), observer));
     }

@@ -20,6 +20,7 @@ struct CellGatewayService::Request {
   std::string method;
   std::string request_id;
   absl::Time start;
+  std::string caller;  // the authenticated caller, "" without an Authorizer
 };
 
 namespace {
@@ -39,8 +40,9 @@ std::string CallerRequestId(const grpc::CallbackServerContext* context) {
 
 }  // namespace
 
-CellGatewayService::CellGatewayService(bridge::RpcBridge* bridge, GatewayMetrics* metrics)
-    : bridge_(bridge), metrics_(metrics) {
+CellGatewayService::CellGatewayService(bridge::RpcBridge* bridge, GatewayMetrics* metrics,
+                                       const Authorizer* authorizer)
+    : bridge_(bridge), metrics_(metrics), authorizer_(authorizer) {
   const std::vector<bridge::CellStatus> cells = bridge_->ListCells();
   if (cells.size() == 1) only_cell_ = cells.front().name;
 }
@@ -71,6 +73,15 @@ CellGatewayService::Request* CellGatewayService::Begin(grpc::CallbackServerConte
     End(request, grpc::Status(grpc::StatusCode::UNAVAILABLE, "cellgw is shutting down"));
     return nullptr;
   }
+  if (authorizer_ != nullptr) {
+    Authorizer::Decision decision = authorizer_->Check(
+        *context, kind, request->cell, target.exchange(), target.topic(), method);
+    request->caller = std::move(decision.caller);
+    if (!decision.status.ok()) {
+      End(request, decision.status);
+      return nullptr;
+    }
+  }
   return request;
 }
 
@@ -85,6 +96,7 @@ void CellGatewayService::End(Request* request, const grpc::Status& status) {
          {"cell", request->cell},
          {"topic", request->topic},
          {"method", request->method},
+         {"caller", request->caller},
          {"duration_seconds", absl::ToDoubleSeconds(elapsed)},
          {"outcome", code},
          {"error", status.ok() ? std::string() : status.error_message()}});

@@ -12,6 +12,11 @@
 //
 // Shutdown: after BeginShutdown() new requests fail with UNAVAILABLE; requests already
 // accepted run to completion; AwaitIdle() waits for them.
+//
+// Security: with an Authorizer (gateway/authorizer.h), every request is authenticated and
+// authorised first thing, right after the shutdown check; a refusal (UNAUTHENTICATED,
+// PERMISSION_DENIED) ends it before validation and before the bridge sees it. The caller's
+// identity goes into the request's log line.
 #ifndef CELLGW_GATEWAY_CELL_GATEWAY_SERVICE_H_
 #define CELLGW_GATEWAY_CELL_GATEWAY_SERVICE_H_
 
@@ -23,14 +28,17 @@
 #include "absl/time/time.h"
 #include "bridge/rpc_bridge.h"
 #include "cellgw/v1/gateway.grpc.pb.h"
+#include "gateway/authorizer.h"
 #include "gateway/metrics.h"
 
 namespace cellgw::gateway {
 
 class CellGatewayService final : public v1::CellGateway::CallbackService {
  public:
-  // `bridge` must outlive the service; `metrics` may be null.
-  CellGatewayService(bridge::RpcBridge* bridge, GatewayMetrics* metrics);
+  // `bridge` must outlive the service; `metrics` may be null. `authorizer` may be null (no
+  // authentication: every caller may do everything); otherwise it must outlive the service.
+  CellGatewayService(bridge::RpcBridge* bridge, GatewayMetrics* metrics,
+                     const Authorizer* authorizer = nullptr);
 
   grpc::ServerUnaryReactor* Cast(grpc::CallbackServerContext* context,
                                  const v1::CastRequest* request,
@@ -54,7 +62,8 @@ class CellGatewayService final : public v1::CellGateway::CallbackService {
  private:
   struct Request;  // one request's bookkeeping: kind, cell, ids, start time
 
-  // Common start of every RPC: shutdown check, request id, metrics, in-flight count.
+  // Common start of every RPC: shutdown check, authorisation, request id, metrics, in-flight
+  // count.
   // Returns nullptr after finishing the reactor itself when the request is refused.
   Request* Begin(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
                  absl::string_view kind, const v1::Target& target, absl::string_view method);
@@ -64,6 +73,7 @@ class CellGatewayService final : public v1::CellGateway::CallbackService {
 
   bridge::RpcBridge* bridge_;
   GatewayMetrics* metrics_;
+  const Authorizer* authorizer_;
   std::string only_cell_;  // the single cell's name when exactly one is configured
   std::atomic<bool> shutting_down_{false};
   mutable absl::Mutex mu_;

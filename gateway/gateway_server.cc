@@ -6,13 +6,22 @@
 #include <grpcpp/server_builder.h>
 
 #include <chrono>
+#include <map>
+#include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "gateway/json_log.h"
+#include "gateway/server_credentials.h"
 
 namespace cellgw::gateway {
 
 absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(const GatewayConfig& config) {
+  return Start(config, SecurityConfig());
+}
+
+absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
+    const GatewayConfig& config, const SecurityConfig& security) {
   std::unique_ptr<GatewayServer> server(new GatewayServer());
   std::vector<std::string> cell_names;
   for (const auto& cell : config.cells) cell_names.push_back(cell.name);
@@ -26,13 +35,18 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(const Gatewa
       bridge::RpcBridge::Create(config.cells, server->health_.get());
   if (!bridge.ok()) return bridge.status();
   server->bridge_ = *std::move(bridge);
-  server->service_ =
-      std::make_unique<CellGatewayService>(server->bridge_.get(), server->metrics_.get());
+  if (security.authenticates()) {
+    std::map<std::string, std::string> control_exchanges;
+    for (const auto& cell : config.cells) control_exchanges[cell.name] = cell.control_exchange;
+    server->authorizer_ = std::make_unique<Authorizer>(security, std::move(control_exchanges));
+  }
+  server->service_ = std::make_unique<CellGatewayService>(
+      server->bridge_.get(), server->metrics_.get(), server->authorizer_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(config.listen, MakeServerCredentials(security), &server->port_);
   builder.RegisterService(server->service_.get());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
@@ -43,7 +57,18 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(const Gatewa
   server->bridge_->Start();
   Log(LogLevel::kInfo, "cellgw serving",
       {{"listen", config.listen}, {"port", server->port_},
-       {"metrics_port", server->metrics_port()}});
+       {"metrics_port", server->metrics_port()},
+       {"transport_security", DescribeTransportSecurity(security)},
+       {"authentication", security.authenticates() ? "on" : "off"},
+       {"policy_grants", static_cast<int64_t>(security.policy.size())}});
+  if (!security.authenticates()) {
+    Log(LogLevel::kWarning, "no caller authentication: every client may send anything to "
+                            "every cell; run like this on a trusted network only", {});
+  } else if (!security.tls.has_value() && !security.tokens_file.empty()) {
+    Log(LogLevel::kWarning, "bearer tokens over plaintext gRPC: anyone on the network path "
+                            "can read them; configure security.tls unless listening on "
+                            "loopback or a unix socket", {});
+  }
   return server;
 }
 
@@ -58,6 +83,9 @@ bool GatewayServer::WaitForCells(absl::Duration timeout) {
 bool GatewayServer::Shutdown(absl::Duration grace) {
   if (stopped_) return true;
   stopped_ = true;
+  // Start() failed before the server was built: nothing runs, and the parts that would be
+  // shut down below may not exist.
+  if (server_ == nullptr) return true;
   Log(LogLevel::kInfo, "shutting down",
       {{"in_flight", service_->in_flight()},
        {"grace_seconds", absl::ToDoubleSeconds(grace)}});

@@ -2,6 +2,9 @@
 // endpoint, assembled from a GatewayConfig. main() runs one; integration tests run one
 // in-process against a real broker.
 //
+// Security (gateway/security_config.h): the gRPC port serves plaintext, TLS or mutual TLS
+// as configured, and when callers are authenticated every RPC passes the Authorizer first.
+//
 // Shutdown order (Shutdown()): health goes NOT_SERVING and new RPCs are refused with
 // UNAVAILABLE; requests in flight get up to the grace period to finish; then the gRPC server
 // stops, and last the bridge closes its AMQP connections cleanly.
@@ -15,10 +18,12 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "bridge/rpc_bridge.h"
+#include "gateway/authorizer.h"
 #include "gateway/cell_gateway_service.h"
 #include "gateway/config.h"
 #include "gateway/health_reporter.h"
 #include "gateway/metrics.h"
+#include "gateway/security_config.h"
 
 namespace cellgw::gateway {
 
@@ -29,6 +34,11 @@ class GatewayServer {
   // retried). INVALID_ARGUMENT naming the config key when an address cannot be bound or a
   // cell is invalid.
   static absl::StatusOr<std::unique_ptr<GatewayServer>> Start(const GatewayConfig& config);
+  // The same, secured by `security` (TLS / mutual TLS on the gRPC port, authentication and
+  // the policy). `security` as ParseSecurityConfig returned it, or disabled (the default
+  // SecurityConfig) for plaintext without authentication.
+  static absl::StatusOr<std::unique_ptr<GatewayServer>> Start(const GatewayConfig& config,
+                                                              const SecurityConfig& security);
   ~GatewayServer();  // Shutdown(zero grace) if still running
 
   // The bound gRPC port (useful with listen port 0) and metrics port (0 when off).
@@ -52,6 +62,7 @@ class GatewayServer {
   std::unique_ptr<GatewayMetrics> metrics_;
   std::unique_ptr<HealthReporter> health_;
   std::unique_ptr<bridge::RpcBridge> bridge_;
+  std::unique_ptr<Authorizer> authorizer_;  // null without authentication; outlives service_
   std::unique_ptr<CellGatewayService> service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

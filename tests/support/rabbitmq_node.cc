@@ -58,6 +58,16 @@ std::string PercentEncode(const std::string& text) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RabbitMqNode>> RabbitMqNode::Start(const std::string& workdir) {
+  return StartNode(workdir, std::nullopt);
+}
+
+absl::StatusOr<std::unique_ptr<RabbitMqNode>> RabbitMqNode::Start(
+    const std::string& workdir, const RabbitMqTlsOptions& tls) {
+  return StartNode(workdir, tls);
+}
+
+absl::StatusOr<std::unique_ptr<RabbitMqNode>> RabbitMqNode::StartNode(
+    const std::string& workdir, const std::optional<RabbitMqTlsOptions>& tls) {
   if (workdir.empty()) return absl::InvalidArgumentError("workdir: empty");
   std::string absolute = workdir;
   if (workdir[0] != '/') {
@@ -69,6 +79,7 @@ absl::StatusOr<std::unique_ptr<RabbitMqNode>> RabbitMqNode::Start(const std::str
   }
   // On any error below, the destructor stops whatever was started.
   std::unique_ptr<RabbitMqNode> node(new RabbitMqNode(std::move(absolute)));
+  node->tls_ = tls;
   CELLGW_RETURN_IF_ERROR(node->Prepare());
   CELLGW_RETURN_IF_ERROR(node->StartEpmd());
   CELLGW_RETURN_IF_ERROR(node->StartServer());
@@ -89,9 +100,21 @@ absl::Status RabbitMqNode::Prepare() {
   // race to create two different cookies and cannot talk.
   CELLGW_RETURN_IF_ERROR(WriteFile(Path("home/.erlang.cookie"), cookie, 0400));
   CELLGW_RETURN_IF_ERROR(WriteFile(Path("enabled_plugins"), "[].\n"));
-  CELLGW_RETURN_IF_ERROR(WriteFile(
-      Path("rabbitmq.conf"),
-      absl::StrCat("listeners.tcp.default = 127.0.0.1:", amqp_port_, "\nloopback_users = none\n")));
+  std::string conf =
+      absl::StrCat("listeners.tcp.default = 127.0.0.1:", amqp_port_, "\nloopback_users = none\n");
+  if (tls_.has_value()) {
+    do {
+      CELLGW_ASSIGN_OR_RETURN(amqps_port_, PickFreeLoopbackPort());
+    } while (amqps_port_ == amqp_port_ || amqps_port_ == dist_port_);
+    absl::StrAppend(&conf, "listeners.ssl.default = 127.0.0.1:", amqps_port_, "\n",
+                    "ssl_options.cacertfile = ", tls_->ca_file, "\n",
+                    "ssl_options.certfile = ", tls_->cert_file, "\n",
+                    "ssl_options.keyfile = ", tls_->key_file, "\n",
+                    "ssl_options.verify = verify_peer\n",
+                    "ssl_options.fail_if_no_peer_cert = ",
+                    tls_->require_client_cert ? "true" : "false", "\n");
+  }
+  CELLGW_RETURN_IF_ERROR(WriteFile(Path("rabbitmq.conf"), conf));
   // Empty, so that /etc/rabbitmq/rabbitmq-env.conf is not read.
   return WriteFile(Path("rabbitmq-env.conf"), "");
 }

@@ -23,6 +23,7 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,16 @@
 
 namespace cellgw::testing {
 
+// An extra AMQP-over-TLS listener (amqps) on 127.0.0.1:amqps_port(), for tests of TLS to
+// brokers. The files are PEM paths the broker reads at start-up (RabbitMQ's ssl_options).
+struct RabbitMqTlsOptions {
+  std::string ca_file;    // CA bundle client certificates are verified against
+  std::string cert_file;  // the node's certificate
+  std::string key_file;   // its private key (unencrypted)
+  // true: the handshake fails unless the client sends a certificate that chains to ca_file.
+  bool require_client_cert = false;
+};
+
 class RabbitMqNode {
  public:
   // Starts a node whose files live under `workdir` (created if missing; e.g.
@@ -41,6 +52,9 @@ class RabbitMqNode {
   // <workdir>/server.out), DEADLINE_EXCEEDED when it does not boot within 120 s, INTERNAL
   // for file or process errors. Nothing is left running on error.
   static absl::StatusOr<std::unique_ptr<RabbitMqNode>> Start(const std::string& workdir);
+  // The same, with an amqps listener as well (on its own free port; the plain one stays).
+  static absl::StatusOr<std::unique_ptr<RabbitMqNode>> Start(const std::string& workdir,
+                                                             const RabbitMqTlsOptions& tls);
 
   RabbitMqNode(const RabbitMqNode&) = delete;
   RabbitMqNode& operator=(const RabbitMqNode&) = delete;
@@ -75,6 +89,7 @@ class RabbitMqNode {
   std::string Url(const std::string& vhost = "/") const;
 
   int amqp_port() const { return amqp_port_; }
+  int amqps_port() const { return amqps_port_; }  // 0 without a TLS listener
   int epmd_port() const { return epmd_port_; }
   const std::string& node_name() const { return node_; }  // e.g. "cellgw_41234@localhost"
   const std::string& workdir() const { return workdir_; }
@@ -88,6 +103,8 @@ class RabbitMqNode {
 
  private:
   explicit RabbitMqNode(std::string workdir) : workdir_(std::move(workdir)) {}
+  static absl::StatusOr<std::unique_ptr<RabbitMqNode>> StartNode(
+      const std::string& workdir, const std::optional<RabbitMqTlsOptions>& tls);
   absl::Status Prepare();  // ports, name, cookie, config files
   absl::Status StartEpmd();
   absl::Status StartServer();
@@ -100,6 +117,8 @@ class RabbitMqNode {
 
   const std::string workdir_;
   int amqp_port_ = 0;
+  int amqps_port_ = 0;
+  std::optional<RabbitMqTlsOptions> tls_;
   int dist_port_ = 0;
   int epmd_port_ = 0;
   std::string node_;

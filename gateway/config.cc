@@ -30,6 +30,7 @@
 #include "bridge/status_macros.h"
 #include "bridge/transport_url.h"
 #include "bridge/version.h"
+#include "gateway/security_config.h"
 #include "yaml-cpp/depthguard.h"
 #include "yaml-cpp/yaml.h"
 
@@ -252,12 +253,7 @@ absl::Status ApplyUrlQuery(const bridge::TransportUrl& url, absl::string_view pa
       if (!ssl.ok()) {
         return Error(path, "query option ssl: must be a boolean (true/false/yes/no/on/off/1/0)");
       }
-      // Refused, not ignored: whoever asks for TLS must not silently get plain text.
-      if (*ssl) {
-        return Error(path,
-                     "query option ssl: TLS to brokers is not supported yet (leave ssl out "
-                     "or set ssl=false)");
-      }
+      cell.ssl = *ssl;  // after the YAML keys: the URL wins, as in oslo
     } else {
       return Error(path, absl::StrCat("query option \"", DisplayKey(key),
                                       "\" is not supported (oslo would raise "
@@ -367,7 +363,8 @@ absl::StatusOr<CellDraft> ParseCell(const YAML::Node& node, const std::string& p
                  {"name", "transport_url", "transport_url_file", "control_exchange",
                   "upgrade_levels", "version_aliases", "rpc_response_timeout", "connections",
                   "amqp_durable_queues", "amqp_auto_delete", "rabbit_quorum_queue",
-                  "heartbeat_timeout_threshold", "max_in_flight", "max_message_bytes"}));
+                  "heartbeat_timeout_threshold", "max_in_flight", "max_message_bytes", "ssl",
+                  "ssl_ca_file", "ssl_cert_file", "ssl_key_file"}));
 
   CellDraft draft;
   draft.path = path;
@@ -428,6 +425,8 @@ absl::StatusOr<CellDraft> ParseCell(const YAML::Node& node, const std::string& p
       CELLGW_ASSIGN_OR_RETURN(int64_t limit,
                               ReadInteger(value, key_path, kMinMessageBytes, kMaxMessageBytes));
       cell.max_message_bytes = static_cast<uint64_t>(limit);
+    } else if (IsCellTlsKey(key)) {
+      CELLGW_RETURN_IF_ERROR(ParseCellTlsKey(key, value, key_path, cell));
     }
   }
   if (!has_name) return Error(Child(path, "name"), "required key is missing");
@@ -452,7 +451,8 @@ absl::StatusOr<ConfigDraft> ParseRoot(const YAML::Node& root) {
   CELLGW_ASSIGN_OR_RETURN(
       auto entries,
       MapEntries(root, "",
-                 {"listen", "metrics_listen", "log_level", "shutdown_grace_period", "cells"}));
+                 {"listen", "metrics_listen", "log_level", "shutdown_grace_period", "cells",
+                  "security"}));
 
   bool has_cells = false;
   for (const auto& [key, value] : entries) {
@@ -468,6 +468,8 @@ absl::StatusOr<ConfigDraft> ParseRoot(const YAML::Node& root) {
     } else if (key == "shutdown_grace_period") {
       CELLGW_ASSIGN_OR_RETURN(config.shutdown_grace_period,
                               ReadSeconds(value, key, 0, kMaxShutdownGraceSeconds));
+    } else if (key == "security") {
+      CELLGW_ASSIGN_OR_RETURN(config.security, ParseSecurityConfig(value, key));
     } else if (key == "cells") {
       has_cells = true;
       if (!value.IsSequence() || value.size() == 0) {
@@ -634,6 +636,9 @@ absl::StatusOr<bridge::CellOptions> ResolveCell(const CellDraft& draft,
   // Applied last so the URL's heartbeat_timeout_threshold wins over the key, as in oslo.
   absl::Status query = ApplyUrlQuery(*url, url_source, cell);
   if (!query.ok()) return absl::InvalidArgumentError(absl::StrCat(prefix, query.message()));
+  // The ssl_* keys are YAML's even when the URL (and its ?ssl=) came from the environment.
+  absl::Status tls = CheckCellTls(cell, draft.path);
+  if (!tls.ok()) return absl::InvalidArgumentError(absl::StrCat(yaml_prefix, tls.message()));
   return cell;
 }
 

@@ -101,6 +101,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "bridge/cell_options.h"
+#include "gateway/security_config.h"
 
 namespace cellgw::gateway {
 
@@ -110,6 +111,7 @@ struct GatewayConfig {
   std::string log_level = "info";           // debug | info | warning | error
   absl::Duration shutdown_grace_period = absl::Seconds(30);
   std::vector<bridge::CellOptions> cells;   // at least one, names unique
+  SecurityConfig security;                  // disabled without a `security:` section
 };
 
 // Parses and checks a config given as YAML text. The result has every default filled in,

@@ -17,7 +17,7 @@
 namespace cellgw::gateway {
 
 absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(const GatewayConfig& config) {
-  return Start(config, SecurityConfig());
+  return Start(config, config.security);
 }
 
 absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(

@@ -257,12 +257,12 @@ INSTANTIATE_TEST_SUITE_P(
                   "an integer from 0 to 65535"},
         ErrorCase{"TransportUrlBadSsl", CellConfig("", "rabbit://u:s3cr3t@h/v?ssl=maybe"),
                   "cells[0].transport_url: query option ssl: must be a boolean"},
-        ErrorCase{"TransportUrlSslTrue", CellConfig("", "rabbit://u:s3cr3t@h/v?ssl=true"),
-                  "cells[0].transport_url: query option ssl: TLS to brokers is not "
-                  "supported yet"},
-        ErrorCase{"TransportUrlSslYes", CellConfig("", "rabbit://u:s3cr3t@h/v?ssl=yes"),
-                  "cells[0].transport_url: query option ssl: TLS to brokers is not "
-                  "supported yet"},
+        // TLS to the broker needs a CA: cellgw always verifies the broker's certificate.
+        ErrorCase{"TransportUrlSslTrueWithoutCa",
+                  CellConfig("", "rabbit://u:s3cr3t@h/v?ssl=true"),
+                  "cells[0].ssl_ca_file: required with ssl"},
+        ErrorCase{"TransportUrlSslYesWithoutCa", CellConfig("", "rabbit://u:s3cr3t@h/v?ssl=yes"),
+                  "cells[0].ssl_ca_file: required with ssl"},
         ErrorCase{"TransportUrlAndFileBoth",
                   CellConfig("    transport_url_file: /run/secrets/url\n"),
                   "cells[0].transport_url_file: give either transport_url or "
@@ -489,8 +489,6 @@ INSTANTIATE_TEST_SUITE_P(
         BadUrlFileCase{"OnlyNewline", "\n", "is empty"},
         BadUrlFileCase{"BadPort", "rabbit://u:s3cr3t@h:0/v\n", "host 1: port"},
         BadUrlFileCase{"NotRabbit", "amqp://u:s3cr3t@h/v", "scheme \"amqp\""},
-        BadUrlFileCase{"SslTrue", "rabbit://u:s3cr3t@h/v?ssl=true",
-                       "query option ssl: TLS to brokers is not supported yet"},
         BadUrlFileCase{"TooLarge", "rabbit://u:s3cr3t@h/" + std::string(70000, 'v'),
                        "is larger than 65536 bytes"}),
     [](const ::testing::TestParamInfo<BadUrlFileCase>& info) { return info.param.name; });
@@ -597,10 +595,6 @@ INSTANTIATE_TEST_SUITE_P(
         EnvErrorCase{"CellUrlBadPort",
                      {{"CELLGW_CELL_CELL_1_TRANSPORT_URL", "rabbit://u:s3cr3t@h:99999/v"}},
                      "CELLGW_CELL_CELL_1_TRANSPORT_URL: host 1: port"},
-        EnvErrorCase{"CellUrlSslTrue",
-                     {{"CELLGW_CELL_CELL_1_TRANSPORT_URL", "rabbit://u:s3cr3t@h/v?ssl=1"}},
-                     "CELLGW_CELL_CELL_1_TRANSPORT_URL: query option ssl: TLS to brokers is "
-                     "not supported yet"},
         EnvErrorCase{"CellUrlEmpty", {{"CELLGW_CELL_CELL_1_TRANSPORT_URL", ""}},
                      "CELLGW_CELL_CELL_1_TRANSPORT_URL: "},
         EnvErrorCase{"CellUrlFileMissing",

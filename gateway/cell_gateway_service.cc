@@ -104,7 +104,7 @@ void CellGatewayService::End(Request* request, const grpc::Status& status) {
   request->reactor->Finish(status);
   delete request;
   absl::MutexLock lock(&mu_);
-  --in_flight_;
+  if (--in_flight_ == 0) idle_.SignalAll();
 }
 
 grpc::ServerUnaryReactor* CellGatewayService::Cast(grpc::CallbackServerContext* context,
@@ -194,8 +194,11 @@ void CellGatewayService::BeginShutdown() { shutting_down_.store(true, std::memor
 
 bool CellGatewayService::AwaitIdle(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
-  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return in_flight_ == 0; };
-  return mu_.AwaitWithTimeout(absl::Condition(&idle), timeout);
+  const absl::Time deadline = absl::Now() + timeout;
+  while (in_flight_ > 0) {
+    if (idle_.WaitWithDeadline(&mu_, deadline)) return in_flight_ == 0;
+  }
+  return true;
 }
 
 int64_t CellGatewayService::in_flight() const {

@@ -78,6 +78,7 @@ class CellGatewayService final : public v1::CellGateway::CallbackService {
   std::atomic<bool> shutting_down_{false};
   mutable absl::Mutex mu_;
   int64_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::CondVar idle_;  // signalled when in_flight_ drops to zero
 };
 
 }  // namespace cellgw::gateway

@@ -13,6 +13,7 @@ void HealthReporter::Attach(grpc::HealthCheckServiceInterface* health,
     absl::MutexLock lock(&mu_);
     health_ = health;
     bridge_ = bridge;
+    health_->SetServingStatus(std::string(kLivenessName), true);
   }
   Refresh();
 }

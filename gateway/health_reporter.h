@@ -2,7 +2,9 @@
 //
 // Entries: "" and "cellgw.v1.CellGateway" are SERVING while the gateway accepts requests and
 // at least one cell is connected; "cell/<name>" is SERVING while that cell has a live broker
-// connection. Everything turns NOT_SERVING for good once shutdown begins.
+// connection; "cellgw.liveness" is SERVING while the process serves gRPC at all, whatever
+// the brokers do (a restart cannot fix a broker outage, so liveness probes use this one).
+// Everything turns NOT_SERVING for good once shutdown begins.
 //
 // It sits in the bridge's observer chain: connection state changes update health at once and
 // every event is passed on to `next` (the metrics), so neither knows about the other.
@@ -22,6 +24,7 @@
 namespace cellgw::gateway {
 
 inline constexpr absl::string_view kServiceName = "cellgw.v1.CellGateway";
+inline constexpr absl::string_view kLivenessName = "cellgw.liveness";
 
 // The health entry name of a cell.
 std::string CellHealthName(absl::string_view cell);

@@ -298,7 +298,7 @@ class DeployFilesTest(unittest.TestCase):
                           'metrics': port_of(self.k8s_config['metrics_listen'])})
 
     def test_probes_are_native_grpc_on_the_grpc_port_naming_served_health_entries(self):
-        served = {'', 'cellgw.v1.CellGateway'} | {
+        served = {'', 'cellgw.v1.CellGateway', 'cellgw.liveness'} | {
             'cell/' + c['name'] for c in self.k8s_config['cells']}
         for probe in ('readinessProbe', 'livenessProbe'):
             with self.subTest(probe=probe):
@@ -307,6 +307,7 @@ class DeployFilesTest(unittest.TestCase):
                 self.assertIn(grpc_probe.get('service', ''), served)
         self.assertEqual(self.container['readinessProbe']['grpc']['service'],
                          'cellgw.v1.CellGateway')
+        self.assertEqual(self.container['livenessProbe']['grpc']['service'], 'cellgw.liveness')
 
     def test_service_and_service_monitor_reach_the_container_ports(self):
         service = self.k8s['Service']

@@ -88,6 +88,8 @@ cells:
         self.assertEqual(self.check(''), 'SERVING')
         self.assertEqual(self.check('cellgw.v1.CellGateway'), 'SERVING')
         self.assertEqual(self.check('cell/cell1'), 'NOT_SERVING')
+        # Liveness ignores brokers: restarting the gateway would not bring one back.
+        self.assertEqual(self.check('cellgw.liveness'), 'SERVING')
         # Calls to that cell fail fast as UNAVAILABLE while it is down.
         stub = self.gateway.stub(self.channel)
         with self.assertRaises(grpc.RpcError) as raised:

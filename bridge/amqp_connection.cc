@@ -391,6 +391,10 @@ absl::Status AmqpConnection::ReadAvailable(Handler& handler, uint64_t max_body_b
         break;  // heartbeats are handled inside rabbitmq-c
     }
     if (state_->broken) return absl::UnavailableError("connection lost");
+    // Everything read so far is dispatched: stop rather than ask the socket again, which
+    // would cost a recv() failing with EAGAIN and a poll(0) on every wake-up. The caller
+    // polls the socket next, and heartbeats were serviced by the call above.
+    if (!amqp_frames_enqueued(conn) && !amqp_data_in_buffer(conn)) break;
   }
   amqp_maybe_release_buffers(conn);
   return absl::OkStatus();

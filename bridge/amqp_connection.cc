@@ -121,6 +121,8 @@ struct AmqpConnection::State {
     }
     amqp_maybe_release_buffers_on_channel(conn, channel);
     pending[channel].active = false;
+    // The broker requeued the closed channel's unacknowledged deliveries.
+    if (channel == kConsumeChannel) ack_upto = 0;
     amqp_channel_open(conn, channel);
     absl::Status status = ReplyToStatus(amqp_get_rpc_reply(conn), "channel.open");
     if (status.ok() && channel == kPublishChannel) {
@@ -147,6 +149,11 @@ struct AmqpConnection::State {
   }
 
   uint64_t next_seq = 1;
+  // The newest delivery on the consuming channel not acknowledged yet (0: none). Replies are
+  // acknowledged once received, not consumed with no_ack: a reply the broker hands to a
+  // connection that is already dead on our side (kept alive at the broker by a partition)
+  // then goes back to the queue when the broker drops that connection, instead of being lost.
+  uint64_t ack_upto = 0;
 };
 
 AmqpConnection::AmqpConnection(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -182,12 +189,25 @@ absl::StatusOr<std::unique_ptr<AmqpConnection>> AmqpConnection::Open(
                                                endpoint.tls.enabled ? " over TLS" : "", ": ",
                                                amqp_error_string2(rc)));
   }
-  amqp_table_entry_t entries[1];
-  entries[0].key = amqp_cstring_bytes("connection_name");
-  entries[0].value.kind = AMQP_FIELD_KIND_UTF8;
-  entries[0].value.value.bytes = Bytes(endpoint.connection_name);
+  // consumer_cancel_notify: without it the broker drops the reply consumer silently when its
+  // queue is deleted (by an operator, or with the cluster node that held it), and every later
+  // reply on this connection is lost. With it the broker sends basic.cancel, and
+  // Handler::OnConsumerCancelled declares the queue again. rabbitmq-c merges this table into
+  // its default capabilities.
+  amqp_table_entry_t capabilities[1];
+  capabilities[0].key = amqp_cstring_bytes("consumer_cancel_notify");
+  capabilities[0].value.kind = AMQP_FIELD_KIND_BOOLEAN;
+  capabilities[0].value.value.boolean = 1;
+  amqp_table_entry_t entries[2];
+  entries[0].key = amqp_cstring_bytes("capabilities");
+  entries[0].value.kind = AMQP_FIELD_KIND_TABLE;
+  entries[0].value.value.table.num_entries = 1;
+  entries[0].value.value.table.entries = capabilities;
+  entries[1].key = amqp_cstring_bytes("connection_name");
+  entries[1].value.kind = AMQP_FIELD_KIND_UTF8;
+  entries[1].value.value.bytes = Bytes(endpoint.connection_name);
   amqp_table_t properties;
-  properties.num_entries = endpoint.connection_name.empty() ? 0 : 1;
+  properties.num_entries = endpoint.connection_name.empty() ? 1 : 2;
   properties.entries = entries;
   const int heartbeat = static_cast<int>(absl::ToInt64Seconds(endpoint.heartbeat));
   amqp_rpc_reply_t reply = amqp_login_with_properties(
@@ -255,7 +275,7 @@ absl::Status AmqpConnection::DeclareQueue(const QueueSpec& spec, bool passive) {
 absl::Status AmqpConnection::Consume(absl::string_view queue) {
   if (state_->broken) return absl::UnavailableError("connection lost");
   amqp_basic_consume(state_->conn, kConsumeChannel, Bytes(queue), amqp_empty_bytes,
-                     /*no_local=*/0, /*no_ack=*/1, /*exclusive=*/0, amqp_empty_table);
+                     /*no_local=*/0, /*no_ack=*/0, /*exclusive=*/0, amqp_empty_table);
   const amqp_rpc_reply_t reply = amqp_get_rpc_reply(state_->conn);
   absl::Status status = ReplyToStatus(reply, absl::StrCat("consuming '", queue, "'"));
   if (status.ok()) return status;
@@ -370,6 +390,7 @@ absl::Status AmqpConnection::ReadAvailable(Handler& handler, uint64_t max_body_b
         }
         if (pending.message.body_size == 0) {
           pending.active = false;
+          if (frame.channel == kConsumeChannel) state_->ack_upto = pending.message.delivery_tag;
           handler.OnMessage(std::move(pending.message));
         }
         break;
@@ -383,6 +404,7 @@ absl::Status AmqpConnection::ReadAvailable(Handler& handler, uint64_t max_body_b
         }
         if (pending.received >= pending.message.body_size) {
           pending.active = false;
+          if (frame.channel == kConsumeChannel) state_->ack_upto = pending.message.delivery_tag;
           handler.OnMessage(std::move(pending.message));
         }
         break;
@@ -395,6 +417,16 @@ absl::Status AmqpConnection::ReadAvailable(Handler& handler, uint64_t max_body_b
     // would cost a recv() failing with EAGAIN and a poll(0) on every wake-up. The caller
     // polls the socket next, and heartbeats were serviced by the call above.
     if (!amqp_frames_enqueued(conn) && !amqp_data_in_buffer(conn)) break;
+  }
+  // One acknowledgement for everything received in this pass.
+  if (state_->ack_upto != 0) {
+    const int rc = amqp_basic_ack(conn, kConsumeChannel, state_->ack_upto, /*multiple=*/1);
+    state_->ack_upto = 0;
+    if (rc != AMQP_STATUS_OK) {
+      state_->broken = true;
+      return absl::UnavailableError(absl::StrCat("connection to ", state_->description,
+                                                 " lost: ", amqp_error_string2(rc)));
+    }
   }
   amqp_maybe_release_buffers(conn);
   return absl::OkStatus();

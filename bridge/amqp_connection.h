@@ -129,7 +129,8 @@ class AmqpConnection {
   // NOT_FOUND when it does not (the channel is reopened). UNAVAILABLE when the connection is lost.
   absl::Status DeclareQueue(const QueueSpec& spec, bool passive);
 
-  // Starts consuming `queue` on the consuming channel with automatic acknowledgement.
+  // Starts consuming `queue` on the consuming channel. ReadAvailable acknowledges what it
+  // received at the end of each pass.
   absl::Status Consume(absl::string_view queue);
 
   // Publishes with oslo's properties (application/json, utf-8, delivery_mode 2, priority 0,

@@ -2,10 +2,12 @@
 
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -24,6 +26,8 @@ namespace {
 constexpr int32_t kReplyQueueExpiresMs = 1800000;
 // Upper bound for one poll(), so heartbeats are serviced even on an idle connection.
 constexpr absl::Duration kMaxPollWait = absl::Seconds(1);
+// How often the watchdog looks at the loop thread.
+constexpr absl::Duration kWatchTick = absl::Milliseconds(250);
 
 void Complete(Outbound& message, const absl::Status& status) {
   if (message.on_reply) {
@@ -71,32 +75,52 @@ class CellConnection::Loop : public AmqpConnection::Handler {
             absl::StrCat("cell '", options.cell, "': not connected to its broker (",
                          last_error_.message(), ")"));
         for (Outbound& message : batch) Complete(message, not_connected);
+        // Calls still pending wait for the reconnect to show whether their reply queue
+        // survived, but never past their deadlines.
+        correlator_.ExpireDue(now);
+        const absl::Duration until_deadline =
+            std::max(correlator_.NextDeadline() - now, absl::ZeroDuration());
+        if (attempt_ != nullptr) {
+          std::optional<absl::StatusOr<std::unique_ptr<AmqpConnection>>> result =
+              FinishedAttempt();
+          if (!result.has_value()) {
+            WaitForWake(std::min(kMaxPollWait, until_deadline), /*amqp_fd=*/-1);
+            continue;
+          }
+          absl::Status status = Adopt(*std::move(result));
+          {
+            absl::MutexLock lock(&owner_->mu_);
+            owner_->first_attempt_done_ = true;
+          }
+          if (status.ok()) {
+            backoff = options.initial_backoff;
+            continue;
+          }
+          last_error_ = status;
+          if (owner_->observer_ != nullptr) {
+            owner_->observer_->OnConnectFailed(options.cell, status);
+          }
+          // No broker to deliver replies: calls in flight would only wait out their deadlines.
+          correlator_.FailAll(absl::UnavailableError(
+              absl::StrCat("cell '", options.cell, "': connection to the broker lost and not "
+                           "re-established: ", status.message())));
+          ++host_index_;
+          absl::BitGen gen;
+          next_attempt = absl::Now() + backoff * absl::Uniform<double>(gen, 0.5, 1.0);
+          backoff = std::min(backoff * 2, options.max_backoff);
+          continue;
+        }
         if (now < next_attempt) {
-          WaitForWake(next_attempt - now, /*amqp_fd=*/-1);
+          WaitForWake(std::min(next_attempt - now, until_deadline), /*amqp_fd=*/-1);
           continue;
         }
-        absl::Status status = Connect();
-        {
-          absl::MutexLock lock(&owner_->mu_);
-          owner_->first_attempt_done_ = true;
-        }
-        if (status.ok()) {
-          backoff = options.initial_backoff;
-          continue;
-        }
-        last_error_ = status;
-        if (owner_->observer_ != nullptr) owner_->observer_->OnConnectFailed(options.cell, status);
-        // No broker to deliver replies: calls in flight would only wait out their deadlines.
-        correlator_.FailAll(absl::UnavailableError(
-            absl::StrCat("cell '", options.cell, "': connection to the broker lost and not "
-                         "re-established: ", status.message())));
-        ++host_index_;
-        absl::BitGen gen;
-        next_attempt = now + backoff * absl::Uniform<double>(gen, 0.5, 1.0);
-        backoff = std::min(backoff * 2, options.max_backoff);
+        StartAttempt();
         continue;
       }
 
+      // From here until the loop waits again, rabbitmq-c may block on the socket (it writes
+      // with no timeout): the watchdog cuts the connection if that lasts too long.
+      owner_->Arm(conn_->fd());
       for (Outbound& message : batch) {
         if (conn_ == nullptr) {
           Complete(message, absl::UnavailableError(absl::StrCat(
@@ -117,6 +141,7 @@ class CellConnection::Loop : public AmqpConnection::Handler {
         continue;
       }
       if (conn_->HasBufferedInput()) continue;
+      owner_->Disarm();
       absl::Duration wait = std::min(kMaxPollWait, correlator_.NextDeadline() - absl::Now());
       const int heartbeat = conn_->negotiated_heartbeat_seconds();
       if (heartbeat > 0) wait = std::min(wait, absl::Seconds(heartbeat) / 2);
@@ -289,9 +314,19 @@ class CellConnection::Loop : public AmqpConnection::Handler {
     }
   }
 
-  absl::Status Connect() {
+  // Starts a connection attempt to the current host on its own thread: a broker that accepts
+  // TCP but never answers (frozen, overloaded, a black hole) holds an attempt for up to the
+  // I/O timeout, and meanwhile the loop must keep refusing requests and ending calls at their
+  // deadlines.
+  void StartAttempt() {
     const CellConnectionOptions& options = owner_->options_;
-    if (options.url.hosts.empty()) return absl::FailedPreconditionError("no broker hosts");
+    attempt_ = std::make_unique<Attempt>();
+    if (options.url.hosts.empty()) {
+      absl::MutexLock lock(&attempt_->mu);
+      attempt_->result = absl::FailedPreconditionError("no broker hosts");
+      attempt_->done = true;
+      return;
+    }
     const BrokerHost& host = options.url.hosts[host_index_ % options.url.hosts.size()];
     AmqpEndpoint endpoint;
     endpoint.host = host.host;
@@ -303,10 +338,41 @@ class CellConnection::Loop : public AmqpConnection::Handler {
     endpoint.connection_name =
         absl::StrCat("cellgw:", getpid(), ":", options.cell, "/", options.index);
     endpoint.tls = options.tls;
-    absl::StatusOr<std::unique_ptr<AmqpConnection>> conn = AmqpConnection::Open(endpoint);
+    Attempt* attempt = attempt_.get();
+    const int wake_fd = owner_->wake_fd_;
+    attempt_thread_ = std::thread([attempt, endpoint = std::move(endpoint), wake_fd] {
+      absl::StatusOr<std::unique_ptr<AmqpConnection>> conn = AmqpConnection::Open(endpoint);
+      {
+        absl::MutexLock lock(&attempt->mu);
+        attempt->result = std::move(conn);
+        attempt->done = true;
+      }
+      const uint64_t one = 1;
+      (void)!write(wake_fd, &one, sizeof(one));
+    });
+  }
+
+  // The outcome of the attempt in progress, or nullopt while it runs.
+  std::optional<absl::StatusOr<std::unique_ptr<AmqpConnection>>> FinishedAttempt() {
+    absl::StatusOr<std::unique_ptr<AmqpConnection>> result;
+    {
+      absl::MutexLock lock(&attempt_->mu);
+      if (!attempt_->done) return std::nullopt;
+      result = std::move(attempt_->result);
+    }
+    if (attempt_thread_.joinable()) attempt_thread_.join();
+    attempt_.reset();
+    return result;
+  }
+
+  // Takes over a freshly opened connection: subscribes to the reply queue and reports it up.
+  absl::Status Adopt(absl::StatusOr<std::unique_ptr<AmqpConnection>> conn) {
+    const CellConnectionOptions& options = owner_->options_;
     if (!conn.ok()) return conn.status();
     conn_ = *std::move(conn);
+    owner_->Arm(conn_->fd());
     absl::Status status = Subscribe(/*pending_may_survive=*/ever_connected_);
+    owner_->Disarm();
     if (!status.ok()) {
       conn_.reset();
       return status;
@@ -343,6 +409,8 @@ class CellConnection::Loop : public AmqpConnection::Handler {
 
   void Disconnect(const absl::Status& why) {
     if (conn_ == nullptr) return;
+    // Before the socket is closed, so the watchdog never touches a reused descriptor.
+    owner_->Disarm();
     conn_.reset();
     last_error_ = why;
     declared_.clear();
@@ -369,7 +437,13 @@ class CellConnection::Loop : public AmqpConnection::Handler {
     for (Outbound& message : batch) Complete(message, stopping);
     FailUnconfirmed(stopping);
     correlator_.FailAll(stopping);
+    // Closing cleanly talks to the broker: bounded by the watchdog like any other I/O.
+    if (conn_ != nullptr) owner_->Arm(conn_->fd());
     conn_.reset();
+    owner_->Disarm();
+    // An attempt in progress ends within the I/O timeout; its connection is closed unused.
+    if (attempt_thread_.joinable()) attempt_thread_.join();
+    attempt_.reset();
     owner_->connected_.store(false, std::memory_order_release);
   }
 
@@ -388,7 +462,16 @@ class CellConnection::Loop : public AmqpConnection::Handler {
     }
   }
 
+  // A connection attempt running on attempt_thread_ (see StartAttempt).
+  struct Attempt {
+    absl::Mutex mu;
+    bool done ABSL_GUARDED_BY(mu) = false;
+    absl::StatusOr<std::unique_ptr<AmqpConnection>> result ABSL_GUARDED_BY(mu);
+  };
+
   CellConnection* owner_;
+  std::unique_ptr<Attempt> attempt_;
+  std::thread attempt_thread_;
   std::unique_ptr<AmqpConnection> conn_;
   ReplyCorrelator correlator_;
   std::map<uint64_t, Outbound> unconfirmed_;  // publisher-confirm seq -> message
@@ -414,7 +497,40 @@ CellConnection::~CellConnection() {
 
 void CellConnection::Start() {
   loop_ = std::make_unique<Loop>(this);
+  watchdog_ = std::thread([this] { Watch(); });
   thread_ = std::thread([this] { loop_->Run(); });
+}
+
+absl::Duration CellConnection::StallLimit() const {
+  const absl::Duration io_timeout = AmqpEndpoint().io_timeout;
+  if (options_.heartbeat <= absl::ZeroDuration()) return io_timeout;
+  return std::min(options_.heartbeat, io_timeout);
+}
+
+void CellConnection::Arm(int fd) {
+  absl::MutexLock lock(&watch_mu_);
+  watched_fd_ = fd;
+  watch_deadline_ = absl::Now() + StallLimit();
+}
+
+void CellConnection::Disarm() {
+  absl::MutexLock lock(&watch_mu_);
+  watched_fd_ = -1;
+}
+
+void CellConnection::Watch() {
+  absl::MutexLock lock(&watch_mu_);
+  while (!watch_stop_) {
+    if (watched_fd_ >= 0 && absl::Now() >= watch_deadline_) {
+      // shutdown(), not close(): the descriptor stays the loop's, and the call blocked on it
+      // fails at once, so the loop disconnects and reconnects. Disarm() runs before the loop
+      // closes it, under this mutex, so this never reaches a reused descriptor.
+      shutdown(watched_fd_, SHUT_RDWR);
+      watched_fd_ = -1;
+    }
+    // A coarse tick: the limit is seconds, and arming must stay cheap for the loop.
+    watch_mu_.AwaitWithTimeout(absl::Condition(&watch_stop_), kWatchTick);
+  }
 }
 
 void CellConnection::Stop() {
@@ -426,6 +542,11 @@ void CellConnection::Stop() {
   const uint64_t one = 1;
   (void)!write(wake_fd_, &one, sizeof(one));
   if (thread_.joinable()) thread_.join();
+  {
+    absl::MutexLock lock(&watch_mu_);
+    watch_stop_ = true;
+  }
+  if (watchdog_.joinable()) watchdog_.join();
 }
 
 void CellConnection::Submit(Outbound message) {

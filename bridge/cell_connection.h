@@ -118,6 +118,20 @@ class CellConnection {
   std::thread thread_;
   std::unique_ptr<Loop> loop_;
   friend class Loop;
+
+  // The watchdog: while the loop thread is inside a pass over its connection (Arm() ..
+  // Disarm()), rabbitmq-c may block on the socket with no timeout of its own (a broker that
+  // stopped reading: frozen, or its buffers full). After StallLimit() the watchdog shuts the
+  // socket down, so the blocked call fails and the loop reconnects.
+  void Arm(int fd);
+  void Disarm();
+  void Watch();
+  absl::Duration StallLimit() const;  // the heartbeat, at most AmqpEndpoint::io_timeout
+  absl::Mutex watch_mu_;
+  int watched_fd_ ABSL_GUARDED_BY(watch_mu_) = -1;
+  absl::Time watch_deadline_ ABSL_GUARDED_BY(watch_mu_);
+  bool watch_stop_ ABSL_GUARDED_BY(watch_mu_) = false;
+  std::thread watchdog_;
 };
 
 }  // namespace cellgw::bridge

@@ -212,11 +212,14 @@ TEST_F(InteropTest, ServerTargetedCallReachesOnlyThatServer) {
   const std::string marker = Marker("tcall");
   for (int i = 0; i < 6; ++i) {
     v1::CallResponse response;
-    grpc::Status status =
-        Call(target, "echo", absl::StrCat(R"({"marker": ")", marker, R"("})"), &response);
+    grpc::Status status = Call(
+        target, "echo", absl::StrCat(R"({"marker": ")", marker, "-", i, R"("})"), &response);
     ASSERT_TRUE(status.ok()) << status.error_message();
     EXPECT_EQ(Member(response.result_json(), "server"), R"("host2")");
   }
+  // The reply can overtake the reader of the server's stdout; lines arrive in order, so
+  // once the last call's line is read, all are.
+  ASSERT_TRUE(AwaitLine("host2", absl::StrCat(marker, "-5")).ok());
   EXPECT_EQ(CountLines("host2", marker), 6);
   EXPECT_EQ(CountLines("host1", marker), 0);
   EXPECT_EQ(CountLines("host3", marker), 0);

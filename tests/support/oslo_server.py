@@ -7,7 +7,10 @@ Run it with /usr/bin/python3, which has Debian's python3-oslo.messaging.
 
     oslo_server.py --url rabbit://guest:guest@127.0.0.1:PORT/ --topic compute
                    [--server host1] [--exchange openstack]
-                   [--endpoint-version 1.3] [--verbose]
+                   [--endpoint-version 1.3] [--durable] [--verbose]
+
+--durable sets [oslo_messaging_rabbit] amqp_durable_queues = True, as a
+deployment using durable queues does (resilience tests).
 
 stdout is a protocol: one JSON object per line, flushed at once.
   {"event": "ready"}                       listening (queues declared, bound)
@@ -37,6 +40,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from oslo_config import cfg  # noqa: E402
 import oslo_messaging  # noqa: E402
+import oslo_messaging.opts  # noqa: E402
 
 import cellgw_test_exc  # noqa: E402
 
@@ -123,6 +127,8 @@ def main(argv=None):
                         help='control_exchange (default %(default)s)')
     parser.add_argument('--endpoint-version', default='1.3',
                         help='version of the default-namespace endpoint')
+    parser.add_argument('--durable', action='store_true',
+                        help='amqp_durable_queues = True')
     parser.add_argument('--verbose', action='store_true',
                         help='oslo/kombu logging to stderr')
     args = parser.parse_args(argv)
@@ -142,6 +148,14 @@ def main(argv=None):
     # that lingers 10 s after its last use, delaying every exit.
     cfg.CONF.set_override('metrics_thread_stop_timeout', 0,
                           group='oslo_messaging_metrics')
+    if args.durable:
+        # The driver registers its options only when the transport is created,
+        # and reads them right then: register them first so the override holds.
+        for group, opts in oslo_messaging.opts.list_opts():
+            if group == 'oslo_messaging_rabbit':
+                cfg.CONF.register_opts(opts, group=group)
+        cfg.CONF.set_override('amqp_durable_queues', True,
+                              group='oslo_messaging_rabbit')
     transport = oslo_messaging.get_rpc_transport(cfg.CONF, url=args.url)
     target = oslo_messaging.Target(topic=args.topic, server=args.server)
     server = oslo_messaging.get_rpc_server(

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Runs the whole cellgw test suite under a sanitizer and prints "N passed, N failed":
+#
+#   tests/sanitizers.sh asan   # AddressSanitizer + LeakSanitizer + UndefinedBehaviorSanitizer
+#   tests/sanitizers.sh tsan   # ThreadSanitizer
+#   tests/sanitizers.sh asan --test_tag_filters=-integration   # extra `bazel test` args
+#
+# The build uses the .bazelrc config of the same name in an output base of its own
+# ($CELLGW_SANITIZER_OUTPUT_BASE, default ~/.cache/bazel-<config>), so it neither thrashes nor
+# waits for the shared one, and it leaves the workspace's bazel-* symlinks alone. Every process
+# of the run that carries a sanitizer runtime (test binaries, and the cellgw/echo_server
+# binaries the tests start) writes its reports to one directory; they are printed at the end
+# and any report fails the run, even one from a child process of a test that passed.
+# Exit status 0 only if every test passed and there was no report.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+
+config=${1:-}
+case "$config" in
+  asan|tsan) shift ;;
+  *)
+    echo "usage: tests/sanitizers.sh asan|tsan [extra bazel test args...]" >&2
+    exit 2
+    ;;
+esac
+
+deploy/install-deps.sh || exit 1
+
+output_base=${CELLGW_SANITIZER_OUTPUT_BASE:-$HOME/.cache/bazel-$config}
+bazel_cmd=(bazel "--output_base=$output_base")
+start=$(date +%s)
+
+# Every test lives under tests/. (Not `//...`: to a server with another output base, the
+# workspace's bazel-* symlinks into the shared output base look like packages.)
+targets=$("${bazel_cmd[@]}" query 'tests(//tests/...)' 2>/dev/null) || {
+  echo "bazel query failed"
+  echo "0 passed, 1 failed"
+  exit 1
+}
+testlogs=$("${bazel_cmd[@]}" info --config="$config" bazel-testlogs 2>/dev/null) || {
+  echo "bazel info failed"
+  echo "0 passed, 1 failed"
+  exit 1
+}
+
+# A fixed directory, so that the test action keys (and Bazel's test cache) stay stable.
+reports="$output_base/sanitizer-reports"
+rm -rf "$reports"
+mkdir -p "$reports"
+log_options="log_path=$reports/report:log_exe_name=1"
+if [ "$config" = asan ]; then
+  env_args=(
+    "--test_env=ASAN_OPTIONS=$log_options${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+    "--test_env=UBSAN_OPTIONS=$log_options${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+    "--test_env=LSAN_OPTIONS=$log_options${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+  )
+else
+  env_args=("--test_env=TSAN_OPTIONS=$log_options${TSAN_OPTIONS:+:$TSAN_OPTIONS}")
+fi
+
+# --symlink_prefix=/ : do not repoint the workspace's bazel-bin/bazel-testlogs at this base.
+# --keep_going: a target that does not build is counted as failed; the others still run.
+"${bazel_cmd[@]}" test --config="$config" --symlink_prefix=/ --test_summary=terse --keep_going \
+  "${env_args[@]}" "$@" -- $targets
+rc=$?
+
+# count_results.py reads ./bazel-testlogs: give it one that points at this output base.
+count_dir=$(mktemp -d)
+ln -s "$testlogs" "$count_dir/bazel-testlogs"
+counts=$(cd "$count_dir" && /usr/bin/python3 "$repo/tests/count_results.py" $targets)
+count_rc=$?
+rm -rf "$count_dir"
+if [ $rc -eq 0 ] && [ $count_rc -ne 0 ]; then rc=$count_rc; fi
+
+shopt -s nullglob
+report_files=("$reports"/report.*)
+if [ ${#report_files[@]} -gt 0 ]; then
+  echo
+  echo "=== ${#report_files[@]} sanitizer report file(s) in $reports ==="
+  for f in "${report_files[@]}"; do
+    echo "--- $(basename "$f")"
+    cat "$f"
+  done
+  echo "=== summary of the reports ==="
+  grep -h "^SUMMARY:" "${report_files[@]}" | sort | uniq -c | sort -rn
+  [ $rc -eq 0 ] && rc=1
+fi
+echo "$config: $(( $(date +%s) - start )) s, ${#report_files[@]} sanitizer report file(s)"
+# The count comes last, as tests/run.sh prints it.
+echo "$counts"
+exit $rc

@@ -31,6 +31,7 @@
 #include "bridge/transport_url.h"
 #include "bridge/version.h"
 #include "gateway/security_config.h"
+#include "gateway/tls_files.h"
 #include "yaml-cpp/depthguard.h"
 #include "yaml-cpp/yaml.h"
 
@@ -262,48 +263,6 @@ absl::Status ApplyUrlQuery(const bridge::TransportUrl& url, absl::string_view pa
     }
   }
   return absl::OkStatus();
-}
-
-// Reads a whole regular file of at most `max_bytes`. NOT_FOUND when it does not exist,
-// INVALID_ARGUMENT otherwise; the message says why without naming the file, callers do.
-absl::StatusOr<std::string> ReadSmallFile(const std::string& path, size_t max_bytes) {
-  // O_NONBLOCK: opening a FIFO named by mistake must fail the S_ISREG check, not hang.
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    const int error = errno;
-    const std::string why = std::generic_category().message(error);
-    if (error == ENOENT) return absl::NotFoundError(why);
-    return absl::InvalidArgumentError(absl::StrCat("cannot open: ", why));
-  }
-  std::string text;
-  absl::Status status;
-  struct stat info;
-  if (fstat(fd, &info) != 0) {
-    status = absl::InvalidArgumentError(
-        absl::StrCat("cannot stat: ", std::generic_category().message(errno)));
-  } else if (!S_ISREG(info.st_mode)) {
-    status = absl::InvalidArgumentError("is not a regular file");
-  } else {
-    char buffer[65536];
-    while (status.ok()) {
-      const ssize_t n = read(fd, buffer, sizeof(buffer));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        status = absl::InvalidArgumentError(
-            absl::StrCat("cannot read: ", std::generic_category().message(errno)));
-      } else if (n == 0) {
-        break;
-      } else if (text.size() + static_cast<size_t>(n) > max_bytes) {
-        status = absl::InvalidArgumentError(
-            absl::StrCat("is larger than ", max_bytes, " bytes"));
-      } else {
-        text.append(buffer, static_cast<size_t>(n));
-      }
-    }
-  }
-  close(fd);
-  CELLGW_RETURN_IF_ERROR(status);
-  return text;
 }
 
 absl::Status CheckListen(absl::string_view text, absl::string_view path) {
@@ -609,7 +568,7 @@ absl::StatusOr<bridge::CellOptions> ResolveCell(const CellDraft& draft,
   std::string url_source = draft.source;
   if (draft.url_file.has_value()) {
     const std::string quoted_path = absl::StrCat("\"", absl::CHexEscape(*draft.url_file), "\"");
-    absl::StatusOr<std::string> text = ReadSmallFile(*draft.url_file, kMaxUrlFileBytes);
+    absl::StatusOr<std::string> text = ReadSecurityFile(*draft.url_file, kMaxUrlFileBytes);
     if (!text.ok()) {
       return error(draft.source,
                    absl::StrCat("cannot read ", quoted_path, ": ", text.status().message()));
@@ -666,7 +625,7 @@ absl::StatusOr<GatewayConfig> Parse(absl::string_view yaml_text, const Getenv& g
 
 absl::StatusOr<GatewayConfig> Load(const std::string& path, const Getenv& getenv) {
   const std::string prefix = absl::StrCat("config file \"", absl::CHexEscape(path), "\": ");
-  absl::StatusOr<std::string> text = ReadSmallFile(path, kMaxConfigFileBytes);
+  absl::StatusOr<std::string> text = ReadSecurityFile(path, kMaxConfigFileBytes);
   if (!text.ok()) {
     return absl::Status(text.status().code(), absl::StrCat(prefix, text.status().message()));
   }

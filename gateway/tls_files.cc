@@ -93,7 +93,8 @@ absl::StatusOr<KeyPtr> ParsePrivateKey(absl::string_view pem) {
 }  // namespace
 
 absl::StatusOr<std::string> ReadSecurityFile(const std::string& path, size_t max_bytes) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO named by mistake must fail the S_ISREG check, not hang.
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     const int error = errno;
     const std::string why = std::generic_category().message(error);

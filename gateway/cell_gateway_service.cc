@@ -21,6 +21,7 @@ struct CellGatewayService::Request {
   std::string request_id;
   absl::Time start;
   std::string caller;  // the authenticated caller, "" without an Authorizer
+  GatewayMetrics::RequestSeries* series = nullptr;
 };
 
 namespace {
@@ -68,14 +69,14 @@ CellGatewayService::Request* CellGatewayService::Begin(grpc::CallbackServerConte
     absl::MutexLock lock(&mu_);
     ++in_flight_;
   }
-  if (metrics_ != nullptr) metrics_->RequestStarted(request->kind, request->cell);
+  if (metrics_ != nullptr) request->series = metrics_->RequestStarted(request->kind, request->cell);
   if (shutting_down_.load(std::memory_order_acquire)) {
     End(request, grpc::Status(grpc::StatusCode::UNAVAILABLE, "cellgw is shutting down"));
     return nullptr;
   }
   if (authorizer_ != nullptr) {
-    Authorizer::Decision decision = authorizer_->Check(
-        *context, kind, request->cell, target.exchange(), target.topic(), method);
+    Authorizer::Decision decision = authorizer_->Check(*context, kind, request->cell,
+                                                       target.exchange(), target.topic(), method);
     request->caller = std::move(decision.caller);
     if (!decision.status.ok()) {
       End(request, decision.status);
@@ -88,7 +89,7 @@ CellGatewayService::Request* CellGatewayService::Begin(grpc::CallbackServerConte
 void CellGatewayService::End(Request* request, const grpc::Status& status) {
   const absl::Duration elapsed = absl::Now() - request->start;
   const absl::string_view code = StatusCodeName(status.error_code());
-  if (metrics_ != nullptr) metrics_->RequestFinished(request->kind, request->cell, code, elapsed);
+  if (request->series != nullptr) metrics_->RequestFinished(request->series, code, elapsed);
   if (LogEnabled(LogLevel::kInfo)) {
     Log(status.ok() ? LogLevel::kInfo : LogLevel::kWarning, "request finished",
         {{"request_id", request->request_id},
@@ -158,8 +159,7 @@ grpc::ServerUnaryReactor* CellGatewayService::Call(grpc::CallbackServerContext* 
     End(r, ToGrpcStatus(validated.status()));
     return reactor;
   }
-  validated->request.context_json =
-      WithRequestId(validated->request.context_json, r->request_id);
+  validated->request.context_json = WithRequestId(validated->request.context_json, r->request_id);
   bridge_->Call(validated->request, validated->options,
                 [this, r, response](absl::StatusOr<bridge::CallResult> result) {
                   if (!result.ok()) return End(r, ToGrpcStatus(result.status()));

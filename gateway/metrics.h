@@ -28,7 +28,7 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -59,10 +59,15 @@ class GatewayMetrics : public bridge::BridgeObserver {
   // The text exposition of every metric, as /metrics serves it (for tests and debugging).
   std::string Scrape() const;
 
-  // `cell` is mapped to "unknown" unless it is configured.
-  void RequestStarted(absl::string_view kind, absl::string_view cell);
-  void RequestFinished(absl::string_view kind, absl::string_view cell, absl::string_view code,
-                       absl::Duration elapsed);
+  // The series of one (kind, cell) pair, looked up once per request so that finishing it
+  // costs no label-map building or hashing (that was ~12% of a call's instructions).
+  class RequestSeries;
+
+  // Counts a request as in flight and returns the series to pass to RequestFinished. `cell` is
+  // mapped to "unknown" unless it is configured. The pointer stays valid as long as this object.
+  RequestSeries* RequestStarted(absl::string_view kind, absl::string_view cell);
+  // `code` is the gRPC status code name ("OK", "UNAVAILABLE", ...).
+  void RequestFinished(RequestSeries* series, absl::string_view code, absl::Duration elapsed);
 
   // bridge::BridgeObserver
   void OnConnectionState(absl::string_view cell, int connection_index, bool up) override;
@@ -75,11 +80,15 @@ class GatewayMetrics : public bridge::BridgeObserver {
 
  private:
   struct Families;
-  std::string CellLabel(absl::string_view cell) const;
+  struct CellSeries;
+  // The series of `cell`, or of "unknown" when it is not configured.
+  CellSeries& SeriesOf(absl::string_view cell) const;
 
-  absl::flat_hash_set<std::string> cells_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<Families> families_;
+  // Built in the constructor, read-only afterwards: every configured cell and "unknown".
+  absl::flat_hash_map<std::string, std::unique_ptr<CellSeries>> cells_;
+  CellSeries* unknown_cell_ = nullptr;
   std::unique_ptr<prometheus::Exposer> exposer_;
 };
 

@@ -307,7 +307,7 @@ TEST(ParseSecurityConfig, NoErrorContainsAnyPartOfAKey) {
 }
 
 TEST(ParseSecurityConfig, WrongYamlTypesAreErrorsNotExceptions) {
-  for (const std::string& yaml :
+  for (const char* yaml :
        {"security: ~", "security: text", "security: {tls: [a]}", "security: {tls: ~}",
         "security: {tokens_file: [a]}", "security: {tokens_file: {a: b}}", "security: {1: 2}",
         "security: {[a]: b}"}) {

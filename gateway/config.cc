@@ -32,6 +32,7 @@
 #include "bridge/version.h"
 #include "gateway/security_config.h"
 #include "gateway/tls_files.h"
+#include "gateway/yaml_values.h"
 #include "yaml-cpp/depthguard.h"
 #include "yaml-cpp/yaml.h"
 
@@ -56,85 +57,22 @@ constexpr double kMaxShutdownGraceSeconds = 86400;
 // connection.tune carries the heartbeat as an unsigned 16-bit number of seconds.
 constexpr int64_t kMaxHeartbeatSeconds = 65535;
 
-absl::Status Error(absl::string_view path, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat(path, ": ", why));
-}
+using yaml::Child;
+using yaml::DisplayKey;
+using yaml::Error;
+using yaml::Index;
+using yaml::KindOf;
+using yaml::MapEntries;
 
-// A key as it appears in an error path: escaped so control bytes stay out of logs, and cut
-// short so a pathological key cannot flood them.
-std::string DisplayKey(absl::string_view key) {
-  constexpr size_t kMaxKeyBytes = 100;
-  if (key.size() <= kMaxKeyBytes) return absl::CHexEscape(key);
-  return absl::StrCat(absl::CHexEscape(key.substr(0, kMaxKeyBytes)), "...");
-}
-
-std::string Child(absl::string_view path, absl::string_view key) {
-  if (path.empty()) return DisplayKey(key);
-  return absl::StrCat(path, ".", DisplayKey(key));
-}
-
-absl::string_view KindOf(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Null:
-      return "null";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Map:
-      return "a map";
-    case YAML::NodeType::Scalar:
-      return "a string";
-    case YAML::NodeType::Undefined:
-      break;
-  }
-  return "undefined";
-}
-
-// The keys of a YAML map in document order, after checking that each is a string, allowed
-// (when `allowed` is non-empty) and not repeated. yaml-cpp keeps repeated keys and lookups
-// would silently take the first, so they are refused here.
-absl::StatusOr<std::vector<std::pair<std::string, YAML::Node>>> MapEntries(
-    const YAML::Node& map, absl::string_view path,
-    std::initializer_list<absl::string_view> allowed) {
-  std::vector<std::pair<std::string, YAML::Node>> entries;
-  for (YAML::const_iterator it = map.begin(); it != map.end(); ++it) {
-    if (!it->first.IsScalar()) {
-      return Error(path.empty() ? "config" : path,
-                   absl::StrCat("a key is ", KindOf(it->first), "; keys must be strings"));
-    }
-    std::string key = it->first.Scalar();
-    const std::string key_path = Child(path, key);
-    if (allowed.size() > 0) {
-      bool known = false;
-      for (absl::string_view name : allowed) known = known || name == key;
-      if (!known) return Error(key_path, "unknown key");
-    }
-    for (const auto& [seen, unused] : entries) {
-      if (seen == key) return Error(key_path, "key appears more than once");
-    }
-    entries.emplace_back(std::move(key), it->second);
-  }
-  return entries;
-}
+// A key written with no value ("listen:") reads as null; tell the reader how to write "".
+constexpr absl::string_view kNullHint = "write \"\" for an empty string, or leave the key out";
 
 absl::StatusOr<std::string> ReadString(const YAML::Node& node, absl::string_view path) {
-  if (node.IsNull()) {
-    return Error(path, "has no value (write \"\" for an empty string, or leave the key out)");
-  }
-  if (!node.IsScalar()) return Error(path, absl::StrCat("must be a string, not ", KindOf(node)));
-  return node.Scalar();
+  return yaml::ReadString(node, path, kNullHint);
 }
 
 absl::StatusOr<bool> ReadBool(const YAML::Node& node, absl::string_view path) {
-  absl::StatusOr<std::string> text = ReadString(node, path);
-  if (!text.ok()) {
-    if (!node.IsNull() && !node.IsScalar()) {
-      return Error(path, absl::StrCat("must be true or false, not ", KindOf(node)));
-    }
-    return text.status();
-  }
-  if (*text == "true" || *text == "True" || *text == "TRUE") return true;
-  if (*text == "false" || *text == "False" || *text == "FALSE") return false;
-  return Error(path, "must be true or false");
+  return yaml::ReadBool(node, path, kNullHint);
 }
 
 // A non-negative decimal integer within [min, max], digits only.
@@ -181,10 +119,7 @@ absl::StatusOr<absl::Duration> ReadSeconds(const YAML::Node& node, absl::string_
 
 absl::StatusOr<std::map<std::string, std::string>> ReadStringMap(const YAML::Node& node,
                                                                  absl::string_view path) {
-  if (!node.IsMap()) {
-    return Error(path, absl::StrCat("must be a map of strings, not ", KindOf(node)));
-  }
-  CELLGW_ASSIGN_OR_RETURN(auto entries, MapEntries(node, path, {}));
+  CELLGW_ASSIGN_OR_RETURN(auto entries, MapEntries(node, path, "strings", {}));
   std::map<std::string, std::string> out;
   for (const auto& [key, value] : entries) {
     CELLGW_ASSIGN_OR_RETURN(std::string text, ReadString(value, Child(path, key)));
@@ -313,12 +248,9 @@ struct ConfigDraft {
 };
 
 absl::StatusOr<CellDraft> ParseCell(const YAML::Node& node, const std::string& path) {
-  if (!node.IsMap()) {
-    return Error(path, absl::StrCat("must be a map of cell settings, not ", KindOf(node)));
-  }
   CELLGW_ASSIGN_OR_RETURN(
       auto entries,
-      MapEntries(node, path,
+      MapEntries(node, path, "cell settings",
                  {"name", "transport_url", "transport_url_file", "control_exchange",
                   "upgrade_levels", "version_aliases", "rpc_response_timeout", "connections",
                   "amqp_durable_queues", "amqp_auto_delete", "rabbit_quorum_queue",
@@ -404,12 +336,9 @@ absl::StatusOr<ConfigDraft> ParseRoot(const YAML::Node& root) {
   ConfigDraft draft;
   GatewayConfig& config = draft.config;
   if (root.IsNull()) return Error("cells", "required key is missing");
-  if (!root.IsMap()) {
-    return Error("config", absl::StrCat("must be a map of settings, not ", KindOf(root)));
-  }
   CELLGW_ASSIGN_OR_RETURN(
       auto entries,
-      MapEntries(root, "",
+      MapEntries(root, "", "settings",
                  {"listen", "metrics_listen", "log_level", "shutdown_grace_period", "cells",
                   "security"}));
 
@@ -438,7 +367,7 @@ absl::StatusOr<ConfigDraft> ParseRoot(const YAML::Node& root) {
       std::map<std::string, size_t> index_by_name;
       size_t i = 0;
       for (YAML::const_iterator item = value.begin(); item != value.end(); ++item, ++i) {
-        const std::string path = absl::StrCat("cells[", i, "]");
+        const std::string path = Index("cells", i);
         CELLGW_ASSIGN_OR_RETURN(CellDraft cell, ParseCell(*item, path));
         auto [it, inserted] = index_by_name.emplace(cell.options.name, i);
         if (!inserted) {

@@ -1,14 +1,13 @@
 #include "gateway/security_config.h"
 
-#include <initializer_list>
 #include <set>
 #include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "bridge/status_macros.h"
 #include "gateway/tls_files.h"
+#include "gateway/yaml_values.h"
 #include "yaml-cpp/yaml.h"
 
 namespace cellgw::gateway {
@@ -18,16 +17,15 @@ namespace {
 constexpr size_t kMaxPatternBytes = 255;
 constexpr size_t kMaxNameBytes = 1024;
 
-absl::Status Error(absl::string_view path, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat(path, ": ", why));
-}
-
-// A key or name as it appears in a message: escaped, and cut short.
-std::string Display(absl::string_view text) {
-  constexpr size_t kMaxBytes = 100;
-  if (text.size() <= kMaxBytes) return absl::CHexEscape(text);
-  return absl::StrCat(absl::CHexEscape(text.substr(0, kMaxBytes)), "...");
-}
+using yaml::Child;
+using yaml::DisplayKey;
+using yaml::Error;
+using yaml::Index;
+using yaml::KindOf;
+using yaml::MapEntries;
+using yaml::ReadBool;
+using yaml::ReadString;
+using yaml::UnknownKeyMessage;
 
 // A file path in a message: escaped, whole unless absurdly long.
 std::string DisplayPath(absl::string_view path) {
@@ -36,77 +34,11 @@ std::string DisplayPath(absl::string_view path) {
   return absl::StrCat(absl::CHexEscape(path.substr(0, kMaxBytes)), "...");
 }
 
-std::string Child(absl::string_view path, absl::string_view key) {
-  if (path.empty()) return Display(key);
-  return absl::StrCat(path, ".", Display(key));
-}
-
-std::string Index(absl::string_view path, size_t i) { return absl::StrCat(path, "[", i, "]"); }
-
-absl::string_view KindOf(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Null:
-      return "null";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Map:
-      return "a map";
-    case YAML::NodeType::Scalar:
-      return "a string";
-    case YAML::NodeType::Undefined:
-      break;
-  }
-  return "undefined";
-}
-
-// The entries of a map in document order; keys must be strings from `allowed`, each once.
-absl::StatusOr<std::vector<std::pair<std::string, YAML::Node>>> MapEntries(
-    const YAML::Node& map, absl::string_view path, absl::string_view what,
-    std::initializer_list<absl::string_view> allowed) {
-  if (!map.IsMap()) {
-    return Error(path, absl::StrCat("must be a map of ", what, ", not ", KindOf(map)));
-  }
-  std::vector<std::pair<std::string, YAML::Node>> entries;
-  for (YAML::const_iterator it = map.begin(); it != map.end(); ++it) {
-    if (!it->first.IsScalar()) {
-      return Error(path, absl::StrCat("a key is ", KindOf(it->first), "; keys must be strings"));
-    }
-    std::string key = it->first.Scalar();
-    const std::string key_path = Child(path, key);
-    bool known = false;
-    for (absl::string_view name : allowed) known = known || name == key;
-    if (!known) {
-      return Error(key_path, absl::StrCat("unknown key (expected one of ",
-                                          absl::StrJoin(allowed, ", "), ")"));
-    }
-    for (const auto& entry : entries) {
-      if (entry.first == key) return Error(key_path, "key appears more than once");
-    }
-    entries.emplace_back(std::move(key), it->second);
-  }
-  return entries;
-}
-
-absl::StatusOr<std::string> ReadString(const YAML::Node& node, absl::string_view path) {
-  if (node.IsNull()) return Error(path, "has no value");
-  if (!node.IsScalar()) return Error(path, absl::StrCat("must be a string, not ", KindOf(node)));
-  return node.Scalar();
-}
-
 absl::StatusOr<std::string> ReadPath(const YAML::Node& node, absl::string_view path) {
   CELLGW_ASSIGN_OR_RETURN(std::string text, ReadString(node, path));
   if (text.empty()) return Error(path, "must be a file path, not empty");
   if (text.find('\0') != std::string::npos) return Error(path, "must not contain NUL bytes");
   return text;
-}
-
-absl::StatusOr<bool> ReadBool(const YAML::Node& node, absl::string_view path) {
-  if (!node.IsScalar())
-    return Error(path, absl::StrCat("must be true or false, not ", KindOf(node)));
-  const std::string& text = node.Scalar();
-  if (text == "true" || text == "True" || text == "TRUE") return true;
-  if (text == "false" || text == "False" || text == "FALSE") return false;
-  return Error(path, "must be true or false");
 }
 
 // A non-empty list of non-empty strings of at most `max_bytes`.
@@ -141,7 +73,8 @@ absl::Status FileError(absl::string_view key_path, const std::string& file,
 absl::StatusOr<TlsServerConfig> ParseTls(const YAML::Node& node, const std::string& path) {
   CELLGW_ASSIGN_OR_RETURN(
       auto entries, MapEntries(node, path, "TLS settings",
-                               {"cert_file", "key_file", "client_ca_file", "require_client_cert"}));
+                               {"cert_file", "key_file", "client_ca_file", "require_client_cert"},
+                               UnknownKeyMessage::kListAllowed));
   TlsServerConfig tls;
   bool has_require = false;
   for (const auto& [key, value] : entries) {
@@ -189,7 +122,8 @@ absl::StatusOr<TlsServerConfig> ParseTls(const YAML::Node& node, const std::stri
 absl::StatusOr<Grant> ParseGrant(const YAML::Node& node, const std::string& path) {
   CELLGW_ASSIGN_OR_RETURN(auto entries, MapEntries(node, path, "grant settings",
                                                    {"identity", "subject", "cells", "topics",
-                                                    "methods", "exchanges", "kinds"}));
+                                                    "methods", "exchanges", "kinds"},
+                                                   UnknownKeyMessage::kListAllowed));
   Grant grant;
   bool has_cells = false, has_topics = false, has_methods = false;
   for (const auto& [key, value] : entries) {
@@ -240,7 +174,8 @@ absl::StatusOr<Grant> ParseGrant(const YAML::Node& node, const std::string& path
 absl::StatusOr<SecurityConfig> ParseSecurity(const YAML::Node& node, absl::string_view prefix) {
   const std::string path(prefix.empty() ? "security" : prefix);
   CELLGW_ASSIGN_OR_RETURN(
-      auto entries, MapEntries(node, path, "security settings", {"tls", "tokens_file", "policy"}));
+      auto entries, MapEntries(node, path, "security settings", {"tls", "tokens_file", "policy"},
+                               UnknownKeyMessage::kListAllowed));
   SecurityConfig config;
   config.enabled = true;
   const YAML::Node* policy_node = nullptr;
@@ -293,7 +228,7 @@ absl::StatusOr<SecurityConfig> ParseSecurity(const YAML::Node& node, absl::strin
     if (!grant.identity.empty() && known.count(grant.identity) == 0) {
       return Error(
           Child(grant_path, "identity"),
-          absl::StrCat("\"", Display(grant.identity), "\" has no token in ",
+          absl::StrCat("\"", DisplayKey(grant.identity), "\" has no token in ",
                        config.tokens_file.empty() ? "a tokens_file (none is set)" : "tokens_file"));
     }
     if (!grant.subject.empty() && !certificates) {

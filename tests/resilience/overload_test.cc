@@ -30,6 +30,13 @@ constexpr int kCallsPerWave = 1000;
 constexpr int kWaves = 4;
 constexpr int kSlowSeconds = 4;  // how long each admitted call runs
 constexpr uint64_t kMaxMessageBytes = 64 * 1024;
+// AddressSanitizer keeps freed memory in quarantine (256 MiB by default) and ThreadSanitizer
+// shadows every byte: under tests/sanitizers.sh the RSS bound would measure the sanitizer.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kMemoryIsMeasurable = false;
+#else
+constexpr bool kMemoryIsMeasurable = true;
+#endif
 
 class OverloadTest : public ::testing::Test {
  protected:
@@ -132,7 +139,11 @@ TEST_F(OverloadTest, CallsBeyondMaxInFlightAreRefusedAtOnceAndMemoryStaysBounded
   // Bounded: 4000 calls (3800 of them refused) cost at most this much, whatever the gateway
   // and the test's own gRPC client together touched. Measured: 30 to 60 MiB above the start,
   // flat from the third wave on (malloc arenas of gRPC's threads warming up).
-  EXPECT_LT(after_wave.back().peak_kib - start.rss_kib, 128 * 1024);
+  if (kMemoryIsMeasurable) {
+    EXPECT_LT(after_wave.back().peak_kib - start.rss_kib, 128 * 1024);
+  } else {
+    std::cout << "[figures] overload memory bound not checked: sanitizer build" << std::endl;
+  }
 
   // Still serving normally afterwards.
   const Outcome call = TimedCall(*gateway_->client, Target(), "echo", "{}", absl::Seconds(10));

@@ -294,9 +294,9 @@ TEST(ParseSecurityConfig, NoErrorContainsAnyPartOfAKey) {
     if (!line.empty() && line[0] != '-') key_lines.push_back(line);
   }
   ASSERT_FALSE(key_lines.empty());
-  for (const std::string& yaml : {"security: {tls: {cert_file: $KEY, key_file: $KEY}}",
-                                  "security: {tls: {cert_file: $OTHER_CERT, key_file: $KEY}}",
-                                  "security: {tokens_file: $KEY}"}) {
+  for (const char* yaml : {"security: {tls: {cert_file: $KEY, key_file: $KEY}}",
+                           "security: {tls: {cert_file: $OTHER_CERT, key_file: $KEY}}",
+                           "security: {tokens_file: $KEY}"}) {
     absl::StatusOr<SecurityConfig> config = Parse(yaml);
     ASSERT_FALSE(config.ok()) << yaml;
     for (const std::string& line : key_lines) {

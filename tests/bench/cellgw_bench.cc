@@ -36,7 +36,9 @@
 #include "tests/bench/bench_stats.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051", "gateway gRPC address, host:port");
-ABSL_FLAG(std::string, kind, "call", "call | cast | fanout");
+ABSL_FLAG(std::string, kind, "call",
+          "call | cast | fanout | list_cells (a gRPC round trip through the gateway that "
+          "touches no broker: the floor under every call)");
 ABSL_FLAG(std::string, cell, "", "Target.cell (empty: the gateway's only cell)");
 ABSL_FLAG(std::string, topic, "bench_native", "Target.topic");
 ABSL_FLAG(std::string, server, "", "Target.server (empty: any server of the topic)");
@@ -302,8 +304,8 @@ bool WaitConnected(Stub* stub, absl::Duration timeout) {
 
 int Main() {
   const std::string kind = absl::GetFlag(FLAGS_kind);
-  if (kind != "call" && kind != "cast" && kind != "fanout") {
-    std::fprintf(stderr, "cellgw-bench: --kind must be call, cast or fanout\n");
+  if (kind != "call" && kind != "cast" && kind != "fanout" && kind != "list_cells") {
+    std::fprintf(stderr, "cellgw-bench: --kind must be call, cast, fanout or list_cells\n");
     return 2;
   }
   Settings settings;
@@ -368,6 +370,15 @@ int Main() {
         [](Stub* stub, grpc::ClientContext* context, const v1::CastRequest* request,
            v1::CastResponse* response, std::function<void(grpc::Status)> done) {
           stub->async()->Cast(context, request, response, std::move(done));
+        },
+        settings, *watched);
+    outcome = load.Run();
+  } else if (kind == "list_cells") {
+    Load<v1::ListCellsRequest, v1::ListCellsResponse> load(
+        &stubs, v1::ListCellsRequest(),
+        [](Stub* stub, grpc::ClientContext* context, const v1::ListCellsRequest* request,
+           v1::ListCellsResponse* response, std::function<void(grpc::Status)> done) {
+          stub->async()->ListCells(context, request, response, std::move(done));
         },
         settings, *watched);
     outcome = load.Run();

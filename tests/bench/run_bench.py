@@ -319,6 +319,12 @@ class Bench(object):
                 'call', TOPIC_NATIVE, level,
                 '%s,%s,server=%d,client=self' % (gw, broker, echo.pid)),
                 self.timeout_for(level))
+            # A gRPC round trip through the gateway that touches no broker:
+            # the floor under every call at this level.
+            self.run_tool('grpc_floor', level, self.bench_argv(
+                'list_cells', TOPIC_NATIVE, level,
+                '%s,%s,client=self' % (gw, broker)),
+                self.timeout_for(level))
             self.run_tool('gw_oslo', level, self.bench_argv(
                 'call', TOPIC_OSLO, level,
                 '%s,%s,server=%d,client=self' % (gw, broker, oslo.pid)),
@@ -437,25 +443,28 @@ class Bench(object):
         out('')
         out('raw = rabbitmq-c client/server (ceiling); native = cellgw -> '
             'C++ echo server; gw->oslo = cellgw -> oslo.messaging server; '
-            'py->oslo = oslo.messaging Python client -> the same server.')
+            'py->oslo = oslo.messaging Python client -> the same server; '
+            'gRPC floor = ListCells through the gateway, which touches no '
+            'broker: what gRPC alone costs the gateway and the client.')
         out('')
         out('### Calls/s')
         out('')
         out('| in flight | raw | native | native/raw | gw->oslo | py->oslo '
-            '| native/py | gw->oslo / py->oslo |')
-        out('|---:|---:|---:|---:|---:|---:|---:|---:|')
+            '| native/py | gw->oslo / py->oslo | gRPC floor |')
+        out('|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
         for level in levels:
             raw, nat = self.find('raw', level), self.find('native', level)
             gwo, pyo = self.find('gw_oslo', level), self.find('py_oslo', level)
-            out('| %d | %.0f | %.0f | %s | %.0f | %.0f | %s | %s |' % (
+            out('| %d | %.0f | %.0f | %s | %.0f | %.0f | %s | %s | %.0f |' % (
                 level, rate(raw), rate(nat), ratio(nat, raw), rate(gwo),
-                rate(pyo), ratio(nat, pyo), ratio(gwo, pyo)))
+                rate(pyo), ratio(nat, pyo), ratio(gwo, pyo),
+                rate(self.find('grpc_floor', level))))
         out('')
         out('### Latency, microseconds (p50 / p90 / p99 / max)')
         out('')
-        out('| in flight | raw | native | native p50 - raw p50 | gw->oslo '
-            '| py->oslo |')
-        out('|---:|---:|---:|---:|---:|---:|')
+        out('| in flight | raw | native | native p50 - raw p50 | gRPC floor '
+            '| gw->oslo | py->oslo |')
+        out('|---:|---:|---:|---:|---:|---:|---:|')
         for level in levels:
             cells = []
             for setup in ('raw', 'native'):
@@ -467,12 +476,12 @@ class Bench(object):
                                raw['latency_us']['p50'])
                     if raw and nat else 'n/a')
             others = []
-            for setup in ('gw_oslo', 'py_oslo'):
+            for setup in ('grpc_floor', 'gw_oslo', 'py_oslo'):
                 r = self.find(setup, level)
                 others.append(' / '.join(lat(r, k) for k in
                                          ('p50', 'p90', 'p99', 'max')))
-            out('| %d | %s | %s | %s | %s | %s |' % (
-                level, cells[0], cells[1], diff, others[0], others[1]))
+            out('| %d | %s | %s | %s | %s | %s | %s |' % (
+                level, cells[0], cells[1], diff, *others))
         out('')
         out('### CPU seconds per 1,000 calls (gateway / broker / server / '
             'client)')
@@ -484,8 +493,8 @@ class Bench(object):
             'client | total | other |')
         out('|---:|---|---:|---:|---:|---:|---:|---:|---:|')
         for level in levels:
-            for setup in ('raw', 'native', 'gw_oslo', 'py_oslo', 'raw_cast',
-                          'gw_cast'):
+            for setup in ('raw', 'native', 'grpc_floor', 'gw_oslo', 'py_oslo',
+                          'raw_cast', 'gw_cast'):
                 r = self.find(setup, level)
                 if not r or not r['calls']:
                     continue
@@ -590,8 +599,12 @@ class Bench(object):
             nat, raw = self.find('native', 1), self.find('raw', 1)
             if nat and raw:
                 a, b = nat['latency_us']['p50'], raw['latency_us']['p50']
+                floor = self.find('grpc_floor', 1)
                 checks.append(('sequential p50 <= raw p50 + 150 us',
-                               '%d us vs %d + 150 us' % (a, b), a <= b + 150))
+                               '%d us vs %d + 150 us%s' % (
+                                   a, b, '; gRPC floor alone %d us' %
+                                   floor['latency_us']['p50'] if floor
+                                   else ''), a <= b + 150))
         slower = [lv for lv in levels
                   if rate('gw_oslo', lv) < rate('py_oslo', lv)]
         checks.append(('cellgw->oslo >= oslo client->oslo at every level',

@@ -9,8 +9,8 @@
 # RabbitMQ node, the real cellgw binary, the native echo server, the raw rabbitmq-c probe, a
 # real oslo.messaging server and client, all on this machine. Prints the markdown report and
 # writes results.jsonl, report.md and bench.png to --out. Every process it starts is stopped
-# by PID when it ends, also on Ctrl-C. Needs /usr/bin/python3 with python3-oslo.messaging
-# and rabbitmq-server (deploy/install-deps.sh), and python3-matplotlib for the plot.
+# by PID when it ends, also on Ctrl-C. Installs what is missing first (deploy/install-deps.sh:
+# rabbitmq-server, python3-oslo.messaging, python3-matplotlib for the plot, the build tools).
 #
 # Under `bazel test` (//tests/bench:bench_smoke_test) the binaries come from the runfiles and
 # are passed with --cellgw= --bench= --echo-server= --raw-probe=; nothing is built then.
@@ -26,6 +26,7 @@ done
 
 repo="$(cd "${here}/../.." && pwd)"
 cd "${repo}"
+deploy/install-deps.sh >&2
 targets=(//gateway:cellgw //tests/bench:cellgw-bench //tests/bench:echo_server
          //tests/bench:raw_probe)
 echo "run_bench.sh: building ${targets[*]} (-c opt)" >&2

@@ -6,7 +6,7 @@
 #   tests/sanitizers.sh asan --test_tag_filters=-integration   # extra `bazel test` args
 #
 # The build uses the .bazelrc config of the same name in an output base of its own
-# ($CELLGW_SANITIZER_OUTPUT_BASE, default ~/.cache/bazel-<config>), so it neither thrashes nor
+# ($CELLGW_SANITIZER_OUTPUT_BASE, default ~/.cache/bazel-<config>-<checkout hash>), so it neither thrashes nor
 # waits for the shared one, and it leaves the workspace's bazel-* symlinks alone. Every process
 # of the run that carries a sanitizer runtime (test binaries, and the cellgw/echo_server
 # binaries the tests start) writes its reports to one directory; they are printed at the end
@@ -27,7 +27,8 @@ esac
 
 deploy/install-deps.sh || exit 1
 
-output_base=${CELLGW_SANITIZER_OUTPUT_BASE:-$HOME/.cache/bazel-$config}
+# One output base per checkout: a base is tied to the workspace it was first used with.
+output_base=${CELLGW_SANITIZER_OUTPUT_BASE:-$HOME/.cache/bazel-$config-$(pwd | md5sum | cut -c1-8)}
 bazel_cmd=(bazel "--output_base=$output_base")
 start=$(date +%s)
 
@@ -87,6 +88,8 @@ if [ ${#report_files[@]} -gt 0 ]; then
   [ $rc -eq 0 ] && rc=1
 fi
 echo "$config: $(( $(date +%s) - start )) s, ${#report_files[@]} sanitizer report file(s)"
+# This base's Bazel server is not needed once the run is over.
+"${bazel_cmd[@]}" shutdown >/dev/null 2>&1
 # The count comes last, as tests/run.sh prints it.
 echo "$counts"
 exit $rc

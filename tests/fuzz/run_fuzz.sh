@@ -10,7 +10,7 @@
 #   tests/fuzz/run_fuzz.sh 60 reply_fuzzer  # one target
 #
 # The build has an output base of its own ($CELLGW_FUZZ_OUTPUT_BASE, default
-# ~/.cache/bazel-fuzz): the clang toolchain must not replace the shared one. New inputs found
+# ~/.cache/bazel-fuzz-<checkout hash>): the clang toolchain must not replace the shared one. New inputs found
 # go to a scratch directory, not to the repository; to keep some, minimise them into the seed
 # corpus with `<binary> -merge=1 tests/fuzz/corpus/<target> <scratch dir>`.
 # Needs clang and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes).
@@ -28,10 +28,12 @@ esac
 
 if ! command -v clang >/dev/null || ! compgen -G '/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a' >/dev/null; then
   echo "run_fuzz: needs clang and libFuzzer: apt-get install clang libclang-rt-14-dev" >&2
+  echo "0 passed, ${#targets[@]} failed"
   exit 1
 fi
 
-output_base=${CELLGW_FUZZ_OUTPUT_BASE:-$HOME/.cache/bazel-fuzz}
+# One output base per checkout: a base is tied to the workspace it was first used with.
+output_base=${CELLGW_FUZZ_OUTPUT_BASE:-$HOME/.cache/bazel-fuzz-$(pwd | md5sum | cut -c1-8)}
 bazel_cmd=(bazel "--output_base=$output_base")
 labels=()
 for t in "${targets[@]}"; do labels+=("//tests/fuzz:$t"); done
@@ -40,13 +42,17 @@ build_start=$(date +%s)
 # --symlink_prefix=/ : leave the workspace's bazel-bin etc. pointing at the shared output base.
 if ! "${bazel_cmd[@]}" build --config=fuzz --symlink_prefix=/ "${labels[@]}"; then
   echo "run_fuzz: build failed"
+  echo "0 passed, ${#targets[@]} failed"
   exit 1
 fi
 bin=$("${bazel_cmd[@]}" info --config=fuzz bazel-bin 2>/dev/null)
+# This base's Bazel server is not needed once the targets are built.
+"${bazel_cmd[@]}" shutdown >/dev/null 2>&1
 echo "run_fuzz: built ${#targets[@]} target(s) in $(( $(date +%s) - build_start )) s"
 
 out=$(mktemp -d "${TMPDIR:-/tmp}/cellgw-fuzz.XXXXXX")
 failed=0
+targets_failed=0
 printf '%-22s %10s %9s %6s %7s %6s %8s  %s\n' target execs exec/s cov features units "rss MB" result
 for t in "${targets[@]}"; do
   dict=tests/fuzz/json.dict
@@ -69,6 +75,7 @@ for t in "${targets[@]}"; do
   if [ $rc -ne 0 ]; then
     result="FAILED (exit $rc)"
     failed=1
+    targets_failed=$((targets_failed + 1))
   fi
   printf '%-22s %10s %9s %6s %7s %6s %8s  %s\n' "$t" "$(stat number_of_executed_units)" \
     "$(stat average_exec_per_sec)" "${cov:-?}" "${ft:-?}" "$(stat new_units_added)" \
@@ -82,4 +89,6 @@ for t in "${targets[@]}"; do
   fi
 done
 echo "run_fuzz: ${seconds} s per target; logs and new inputs in $out"
+# Each target counts as one test (tests/run.sh adds this line to its total).
+echo "$(( ${#targets[@]} - targets_failed )) passed, $targets_failed failed"
 exit $failed

@@ -136,7 +136,9 @@ TEST(GatewayMetrics, ConcurrentReportsAreAllCounted) {
       }
       const double in_flight = Value(scrape, absl::StrCat(R"(cellgw_requests_in_flight{cell=")",
                                                           cell, R"(",kind="kind)", k, R"("})"));
-      if (in_flight >= 0) EXPECT_EQ(in_flight, 0);
+      if (in_flight >= 0) {
+        EXPECT_EQ(in_flight, 0);
+      }
     }
   }
   EXPECT_EQ(total, kThreads * kPerThread);

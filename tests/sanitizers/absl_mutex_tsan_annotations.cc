@@ -26,7 +26,9 @@
 #include <string>
 
 #include "absl/base/config.h"
+#include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 
 #if !defined(__SANITIZE_THREAD__) && !(defined(__has_feature) && __has_feature(thread_sanitizer))
@@ -230,6 +232,43 @@ bool CondVar::WaitWithDeadline(Mutex* mu, absl::Time deadline) {
   const bool result = real(this, mu, deadline);
   __tsan_acquire(mu);
   return result;
+}
+
+// BlockingCounter and Notification count and flag with uninstrumented atomics and take their
+// mutex only for the last decrement or the notify: every earlier decrementer's writes would look
+// unordered with what the waiter reads afterwards. Each decrement / notify releases, each
+// completed wait acquires, on the object itself.
+bool BlockingCounter::DecrementCount() {
+  static const auto real = Real<bool (*)(BlockingCounter*)>("15BlockingCounter14DecrementCountEv");
+  __tsan_release(this);
+  return real(this);
+}
+
+void BlockingCounter::Wait() {
+  static const auto real = Real<void (*)(BlockingCounter*)>("15BlockingCounter4WaitEv");
+  real(this);
+  __tsan_acquire(this);
+}
+
+void Notification::Notify() {
+  static const auto real = Real<void (*)(Notification*)>("12Notification6NotifyEv");
+  __tsan_release(this);
+  real(this);
+}
+
+void Notification::WaitForNotification() const {
+  static const auto real =
+      Real<void (*)(const Notification*)>("12Notification19WaitForNotificationEv");
+  real(this);
+  __tsan_acquire(const_cast<Notification*>(this));
+}
+
+bool Notification::WaitForNotificationWithTimeout(absl::Duration timeout) const {
+  static const auto real = Real<bool (*)(const Notification*, absl::Duration)>(
+      "12Notification30WaitForNotificationWithTimeoutENS0_8DurationE");
+  const bool notified = real(this, timeout);
+  if (notified) __tsan_acquire(const_cast<Notification*>(this));
+  return notified;
 }
 
 ABSL_NAMESPACE_END

@@ -125,7 +125,7 @@ struct AmqpConnection::State {
     if (channel == kConsumeChannel) ack_upto = 0;
     amqp_channel_open(conn, channel);
     absl::Status status = ReplyToStatus(amqp_get_rpc_reply(conn), "channel.open");
-    if (status.ok() && channel == kPublishChannel) {
+    if (status.ok() && channel == kPublishChannel && publisher_confirms) {
       amqp_confirm_select(conn, channel);
       status = ReplyToStatus(amqp_get_rpc_reply(conn), "confirm.select");
     }
@@ -148,6 +148,7 @@ struct AmqpConnection::State {
     return status;
   }
 
+  bool publisher_confirms = true;
   uint64_t next_seq = 1;
   // The newest delivery on the consuming channel not acknowledged yet (0: none). Replies are
   // acknowledged once received, not consumed with no_ack: a reply the broker hands to a
@@ -229,11 +230,14 @@ absl::StatusOr<std::unique_ptr<AmqpConnection>> AmqpConnection::Open(
       return absl::UnavailableError(status.message());
     }
   }
-  amqp_confirm_select(state->conn, kPublishChannel);
-  absl::Status status = ReplyToStatus(amqp_get_rpc_reply(state->conn), "confirm.select");
-  if (!status.ok()) {
-    state->broken = true;
-    return absl::UnavailableError(status.message());
+  state->publisher_confirms = endpoint.publisher_confirms;
+  if (state->publisher_confirms) {
+    amqp_confirm_select(state->conn, kPublishChannel);
+    absl::Status status = ReplyToStatus(amqp_get_rpc_reply(state->conn), "confirm.select");
+    if (!status.ok()) {
+      state->broken = true;
+      return absl::UnavailableError(status.message());
+    }
   }
   return std::unique_ptr<AmqpConnection>(new AmqpConnection(std::move(state)));
 }

@@ -49,6 +49,10 @@ struct AmqpEndpoint {
   // Upper bound for connect, login and each synchronous AMQP method.
   absl::Duration io_timeout = absl::Seconds(10);
   AmqpTlsOptions tls;
+  // Puts the publishing channel in confirm mode, so that the broker acks or nacks every
+  // publish (Handler::OnConfirm). cellgw always confirms; the benchmark's echo server, like
+  // oslo's RPC server, publishes its replies unconfirmed.
+  bool publisher_confirms = true;
 };
 
 struct ExchangeSpec {
@@ -134,8 +138,8 @@ class AmqpConnection {
   absl::Status Consume(absl::string_view queue);
 
   // Publishes with oslo's properties (application/json, utf-8, delivery_mode 2, priority 0,
-  // empty headers). Returns the publisher-confirm sequence number. UNAVAILABLE when the
-  // connection is lost.
+  // empty headers). Returns the publisher-confirm sequence number (meaningless without
+  // publisher_confirms). UNAVAILABLE when the connection is lost.
   absl::StatusOr<uint64_t> Publish(const PublishSpec& spec);
 
   // Reads and dispatches every frame that is available without waiting, and services AMQP

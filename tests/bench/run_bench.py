@@ -319,6 +319,15 @@ class Bench(object):
                 'call', TOPIC_NATIVE, level,
                 '%s,%s,server=%d,client=self' % (gw, broker, echo.pid)),
                 self.timeout_for(level))
+            # The same calls through bridge::RpcBridge in the probe's own
+            # process: cellgw without gRPC and without the gateway process.
+            self.run_tool('bridge', level, [
+                args.bridge_probe, '--url=' + url, '--exchange=' + EXCHANGE,
+                '--topic=' + TOPIC_NATIVE, '--concurrency=%d' % level,
+                '--payload_bytes=%d' % args.payload_bytes,
+                '--watch=client=self,server=%d,%s%s' % (
+                    echo.pid, broker, MACHINE)]
+                + self.window_flags(), self.timeout_for(level))
             # A gRPC round trip through the gateway that touches no broker:
             # the floor under every call at this level.
             self.run_tool('grpc_floor', level, self.bench_argv(
@@ -445,26 +454,29 @@ class Bench(object):
             'C++ echo server; gw->oslo = cellgw -> oslo.messaging server; '
             'py->oslo = oslo.messaging Python client -> the same server; '
             'gRPC floor = ListCells through the gateway, which touches no '
-            'broker: what gRPC alone costs the gateway and the client.')
+            'broker: what gRPC alone costs the gateway and the client; '
+            'bridge = the native calls made through bridge::RpcBridge inside '
+            'the load tool, without gRPC (its CPU is under "client").')
         out('')
         out('### Calls/s')
         out('')
         out('| in flight | raw | native | native/raw | gw->oslo | py->oslo '
-            '| native/py | gw->oslo / py->oslo | gRPC floor |')
-        out('|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
+            '| native/py | gw->oslo / py->oslo | gRPC floor | bridge |')
+        out('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
         for level in levels:
             raw, nat = self.find('raw', level), self.find('native', level)
             gwo, pyo = self.find('gw_oslo', level), self.find('py_oslo', level)
-            out('| %d | %.0f | %.0f | %s | %.0f | %.0f | %s | %s | %.0f |' % (
-                level, rate(raw), rate(nat), ratio(nat, raw), rate(gwo),
-                rate(pyo), ratio(nat, pyo), ratio(gwo, pyo),
-                rate(self.find('grpc_floor', level))))
+            out('| %d | %.0f | %.0f | %s | %.0f | %.0f | %s | %s | %.0f | %.0f |'
+                % (level, rate(raw), rate(nat), ratio(nat, raw), rate(gwo),
+                   rate(pyo), ratio(nat, pyo), ratio(gwo, pyo),
+                   rate(self.find('grpc_floor', level)),
+                   rate(self.find('bridge', level))))
         out('')
         out('### Latency, microseconds (p50 / p90 / p99 / max)')
         out('')
-        out('| in flight | raw | native | native p50 - raw p50 | gRPC floor '
-            '| gw->oslo | py->oslo |')
-        out('|---:|---:|---:|---:|---:|---:|---:|')
+        out('| in flight | raw | native | native p50 - raw p50 | bridge '
+            '| gRPC floor | gw->oslo | py->oslo |')
+        out('|---:|---:|---:|---:|---:|---:|---:|---:|')
         for level in levels:
             cells = []
             for setup in ('raw', 'native'):
@@ -476,11 +488,11 @@ class Bench(object):
                                raw['latency_us']['p50'])
                     if raw and nat else 'n/a')
             others = []
-            for setup in ('grpc_floor', 'gw_oslo', 'py_oslo'):
+            for setup in ('bridge', 'grpc_floor', 'gw_oslo', 'py_oslo'):
                 r = self.find(setup, level)
                 others.append(' / '.join(lat(r, k) for k in
                                          ('p50', 'p90', 'p99', 'max')))
-            out('| %d | %s | %s | %s | %s | %s | %s |' % (
+            out('| %d | %s | %s | %s | %s | %s | %s | %s |' % (
                 level, cells[0], cells[1], diff, *others))
         out('')
         out('### CPU seconds per 1,000 calls (gateway / broker / server / '
@@ -493,8 +505,8 @@ class Bench(object):
             'client | total | other |')
         out('|---:|---|---:|---:|---:|---:|---:|---:|---:|')
         for level in levels:
-            for setup in ('raw', 'native', 'grpc_floor', 'gw_oslo', 'py_oslo',
-                          'raw_cast', 'gw_cast'):
+            for setup in ('raw', 'native', 'bridge', 'grpc_floor', 'gw_oslo',
+                          'py_oslo', 'raw_cast', 'gw_cast'):
                 r = self.find(setup, level)
                 if not r or not r['calls']:
                     continue
@@ -600,11 +612,18 @@ class Bench(object):
             if nat and raw:
                 a, b = nat['latency_us']['p50'], raw['latency_us']['p50']
                 floor = self.find('grpc_floor', 1)
+                via_bridge = self.find('bridge', 1)
+                parts = []
+                if via_bridge:
+                    parts.append('bridge without gRPC %d us' %
+                                 via_bridge['latency_us']['p50'])
+                if floor:
+                    parts.append('gRPC floor alone %d us' %
+                                 floor['latency_us']['p50'])
                 checks.append(('sequential p50 <= raw p50 + 150 us',
                                '%d us vs %d + 150 us%s' % (
-                                   a, b, '; gRPC floor alone %d us' %
-                                   floor['latency_us']['p50'] if floor
-                                   else ''), a <= b + 150))
+                                   a, b, ''.join('; ' + p for p in parts)),
+                               a <= b + 150))
         slower = [lv for lv in levels
                   if rate('gw_oslo', lv) < rate('py_oslo', lv)]
         checks.append(('cellgw->oslo >= oslo client->oslo at every level',
@@ -683,6 +702,7 @@ def main(argv=None):
     parser.add_argument('--bench', help='cellgw-bench binary')
     parser.add_argument('--echo-server')
     parser.add_argument('--raw-probe')
+    parser.add_argument('--bridge-probe')
     parser.add_argument('--report-only', action='store_true',
                         help='measure nothing: rewrite report.md and bench.png '
                         'from the results.jsonl in --out')
@@ -710,9 +730,10 @@ def main(argv=None):
     if args.repeats < 1:
         parser.error('--repeats must be at least 1')
     if not args.report_only and not all(
-            (args.cellgw, args.bench, args.echo_server, args.raw_probe)):
-        parser.error('--cellgw, --bench, --echo-server and --raw-probe are '
-                     'required (run_bench.sh passes them)')
+            (args.cellgw, args.bench, args.echo_server, args.raw_probe,
+             args.bridge_probe)):
+        parser.error('--cellgw, --bench, --echo-server, --raw-probe and '
+                     '--bridge-probe are required (run_bench.sh passes them)')
 
     # SIGTERM/SIGINT end the run through the finally below, so every process
     # is still stopped by PID.

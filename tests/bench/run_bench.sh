@@ -13,7 +13,8 @@
 # rabbitmq-server, python3-oslo.messaging, python3-matplotlib for the plot, the build tools).
 #
 # Under `bazel test` (//tests/bench:bench_smoke_test) the binaries come from the runfiles and
-# are passed with --cellgw= --bench= --echo-server= --raw-probe=; nothing is built then.
+# are passed with --cellgw= --bench= --echo-server= --raw-probe= --bridge-probe=; nothing is
+# built then.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -28,7 +29,7 @@ repo="$(cd "${here}/../.." && pwd)"
 cd "${repo}"
 deploy/install-deps.sh >&2
 targets=(//gateway:cellgw //tests/bench:cellgw-bench //tests/bench:echo_server
-         //tests/bench:raw_probe)
+         //tests/bench:raw_probe //tests/bench:bridge_probe)
 echo "run_bench.sh: building ${targets[*]} (-c opt)" >&2
 bazel build -c opt --symlink_prefix=/ "${targets[@]}" >&2
 bin="$(bazel info -c opt --symlink_prefix=/ bazel-bin 2>/dev/null)"
@@ -37,4 +38,5 @@ exec /usr/bin/python3 "${here}/run_bench.py" \
   --bench="${bin}/tests/bench/cellgw-bench" \
   --echo-server="${bin}/tests/bench/echo_server" \
   --raw-probe="${bin}/tests/bench/raw_probe" \
+  --bridge-probe="${bin}/tests/bench/bridge_probe" \
   "$@"

@@ -5,11 +5,11 @@
 //                --concurrency=64 --payload_bytes=256 --warmup_s=1 --duration_s=5
 //                [--count=N] [--watch=gateway=PID,broker=pg:PGID,server=PID]
 //
-// Load model: `concurrency` slots, each running one RPC at a time on gRPC's callback API; a
-// slot starts its next RPC from the previous one's completion callback, so there is no thread
-// per call and the number in flight stays exact. With --count the run issues exactly that
-// many RPCs (no warm-up unless asked) and measures all of them; otherwise it measures the RPCs
-// that complete in the --duration_s window after --warmup_s.
+// Load model (tests/bench/slot_load.h): `concurrency` slots, each running one RPC at a time on
+// gRPC's callback API, the next started from the previous one's completion callback, so there
+// is no thread per call and the number in flight stays exact. With --count the run issues
+// exactly that many RPCs and measures all of them; otherwise it measures the RPCs that complete
+// in the --duration_s window after --warmup_s.
 //
 // Output: one JSON line on stdout (see tests/bench/bench_stats.h for the members; the tool
 // adds tool, kind, topic, concurrency, payload_bytes, label) and one human line on stderr.
@@ -34,6 +34,7 @@
 #include "absl/time/time.h"
 #include "cellgw/v1/gateway.grpc.pb.h"
 #include "tests/bench/bench_stats.h"
+#include "tests/bench/slot_load.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051", "gateway gRPC address, host:port");
 ABSL_FLAG(std::string, kind, "call",
@@ -61,14 +62,7 @@ ABSL_FLAG(bool, verify, false, "check that each call's result contains the paylo
 namespace cellgw::bench {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using Stub = v1::CellGateway::Stub;
-
-enum Phase : int { kWarmup = 0, kMeasure = 1, kStop = 2 };
-
-int64_t MicrosSince(Clock::time_point start, Clock::time_point end) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(end - start).count();
-}
 
 std::string CodeName(grpc::StatusCode code) {
   switch (code) {
@@ -111,155 +105,31 @@ std::string CodeName(grpc::StatusCode code) {
   }
 }
 
-struct Settings {
-  int concurrency = 64;
-  int64_t count = 0;
-  absl::Duration warmup;
-  absl::Duration duration;
-  absl::Duration timeout;
-  bool verify = false;
-  std::string payload;  // for --verify
-};
-
-struct Outcome {
-  int64_t ok = 0;
-  double seconds = 0;
-  std::vector<int64_t> latencies_us;
-  std::map<std::string, int64_t> errors;
-  std::map<std::string, double> cpu_before;
-  std::map<std::string, double> cpu_after;
-  std::map<std::string, MemorySample> memory;
-};
-
-// Runs one kind of RPC. `Start` begins an RPC on the callback API:
-// Start(stub, context, request, response, on_done).
-template <typename Request, typename Response>
-class Load {
- public:
-  using Start = std::function<void(Stub*, grpc::ClientContext*, const Request*, Response*,
-                                   std::function<void(grpc::Status)>)>;
-
-  Load(std::vector<std::unique_ptr<Stub>>* stubs, Request request, Start start, Settings settings,
-       std::vector<WatchedProcess> watched)
-      : stubs_(stubs),
-        request_(std::move(request)),
-        start_(std::move(start)),
-        settings_(std::move(settings)),
-        watched_(std::move(watched)) {}
-
-  Outcome Run() {
-    const bool count_mode = settings_.count > 0;
-    phase_.store(count_mode || settings_.warmup <= absl::ZeroDuration() ? kMeasure : kWarmup);
-    {
-      absl::MutexLock lock(&mu_);
-      active_slots_ = settings_.concurrency;
-    }
-    if (phase_.load() == kMeasure) BeginWindow();
-    for (int i = 0; i < settings_.concurrency; ++i) Issue();
-    if (!count_mode) {
-      if (phase_.load() == kWarmup) {
-        absl::SleepFor(settings_.warmup);
-        BeginWindow();
-        phase_.store(kMeasure);
-      }
-      absl::SleepFor(settings_.duration);
-      phase_.store(kStop);
-      EndWindow(Clock::now());
-    }
-    // Every slot ends after its RPC in flight completes (at most the RPC deadline).
-    absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(
-        +[](int* slots) { return *slots == 0; }, &active_slots_));
-    if (count_mode) EndWindow(last_completion_);
-    outcome_.seconds = std::chrono::duration<double>(window_end_ - window_start_).count();
-    return std::move(outcome_);
-  }
-
- private:
-  struct Op {
-    grpc::ClientContext context;
-    Response response;
-    Clock::time_point start;
-  };
-
-  void BeginWindow() {
-    outcome_.cpu_before = CpuSeconds(watched_);
-    window_start_ = Clock::now();
-  }
-
-  void EndWindow(Clock::time_point end) {
-    window_end_ = end;
-    outcome_.cpu_after = CpuSeconds(watched_);
-    // Read while the calls still in flight are held, so it shows the loaded working set.
-    outcome_.memory = SampleMemory(watched_);
-  }
-
-  void Issue() {
-    const bool more =
-        settings_.count > 0 ? issued_.fetch_add(1) < settings_.count : phase_.load() != kStop;
-    if (!more) {
-      absl::MutexLock lock(&mu_);
-      --active_slots_;
-      return;
-    }
+// Starts one RPC per call on the callback API, spread over the channels' stubs round-robin,
+// each with its own context, deadline and response. `rpc(stub, context, response, on_done)`
+// issues it; `verify` (may be empty) checks a successful response.
+template <typename Response>
+SlotLoad::Start RpcStarter(
+    std::vector<std::unique_ptr<Stub>>* stubs, absl::Duration timeout,
+    std::function<void(Stub*, grpc::ClientContext*, Response*, std::function<void(grpc::Status)>)>
+        rpc,
+    std::function<grpc::Status(const Response&)> verify) {
+  auto next_stub = std::make_shared<std::atomic<uint64_t>>(0);
+  return [stubs, timeout, rpc, verify, next_stub](SlotLoad::Done done) {
+    struct Op {
+      grpc::ClientContext context;
+      Response response;
+    };
     auto* op = new Op;
-    op->start = Clock::now();
     op->context.set_deadline(std::chrono::system_clock::now() +
-                             absl::ToChronoMicroseconds(settings_.timeout));
-    Stub* stub = (*stubs_)[next_stub_.fetch_add(1) % stubs_->size()].get();
-    start_(stub, &op->context, &request_, &op->response,
-           [this, op](grpc::Status status) { Done(op, status); });
-  }
-
-  void Done(Op* op, const grpc::Status& status) {
-    const Clock::time_point end = Clock::now();
-    if (phase_.load() == kMeasure) {
-      grpc::Status checked = status;
-      if (checked.ok() && settings_.verify) checked = Verify(op->response);
-      absl::MutexLock lock(&mu_);
-      last_completion_ = end;
-      if (checked.ok()) {
-        ++outcome_.ok;
-        outcome_.latencies_us.push_back(MicrosSince(op->start, end));
-      } else {
-        ++outcome_.errors[CodeName(checked.error_code())];
-      }
-    }
-    delete op;
-    Issue();
-  }
-
-  grpc::Status Verify(const Response& response) const;
-
-  std::vector<std::unique_ptr<Stub>>* stubs_;
-  const Request request_;
-  const Start start_;
-  const Settings settings_;
-  const std::vector<WatchedProcess> watched_;
-  std::atomic<int> phase_{kWarmup};
-  std::atomic<int64_t> issued_{0};
-  std::atomic<uint64_t> next_stub_{0};
-  Clock::time_point window_start_;
-  Clock::time_point window_end_;
-
-  absl::Mutex mu_;
-  int active_slots_ ABSL_GUARDED_BY(mu_) = 0;
-  Clock::time_point last_completion_ ABSL_GUARDED_BY(mu_);
-  Outcome outcome_;  // results: under mu_ while slots run, the main thread's afterwards
-};
-
-template <>
-grpc::Status Load<v1::CallRequest, v1::CallResponse>::Verify(
-    const v1::CallResponse& response) const {
-  if (response.result_json().find(settings_.payload) == std::string::npos) {
-    return grpc::Status(grpc::StatusCode::DATA_LOSS, "result lacks the payload");
-  }
-  return grpc::Status::OK;
-}
-
-template <typename Request, typename Response>
-grpc::Status Load<Request, Response>::Verify(const Response&) const {
-  return grpc::Status::OK;
+                             absl::ToChronoMicroseconds(timeout));
+    Stub* stub = (*stubs)[next_stub->fetch_add(1) % stubs->size()].get();
+    rpc(stub, &op->context, &op->response, [op, done, verify](grpc::Status status) {
+      if (status.ok() && verify) status = verify(op->response);
+      delete op;
+      done(status.ok() ? std::string() : CodeName(status.error_code()));
+    });
+  };
 }
 
 template <typename Request>
@@ -308,18 +178,17 @@ int Main() {
     std::fprintf(stderr, "cellgw-bench: --kind must be call, cast, fanout or list_cells\n");
     return 2;
   }
-  Settings settings;
+  SlotLoadSettings settings;
   settings.concurrency = absl::GetFlag(FLAGS_concurrency);
   settings.count = absl::GetFlag(FLAGS_count);
   settings.warmup = absl::Seconds(absl::GetFlag(FLAGS_warmup_s));
   settings.duration = absl::Seconds(absl::GetFlag(FLAGS_duration_s));
-  settings.timeout = absl::Seconds(absl::GetFlag(FLAGS_timeout_s));
-  settings.verify = absl::GetFlag(FLAGS_verify);
+  const absl::Duration timeout = absl::Seconds(absl::GetFlag(FLAGS_timeout_s));
   const int payload_bytes = absl::GetFlag(FLAGS_payload_bytes);
   const int channels = absl::GetFlag(FLAGS_channels);
   if (settings.concurrency < 1 || settings.concurrency > 1000000 || payload_bytes < 0 ||
       payload_bytes > (64 << 20) || channels < 1 || channels > 1024 || settings.count < 0 ||
-      settings.timeout <= absl::ZeroDuration() ||
+      timeout <= absl::ZeroDuration() ||
       (settings.count == 0 && settings.duration <= absl::ZeroDuration())) {
     std::fprintf(stderr,
                  "cellgw-bench: need 1 <= --concurrency <= 1e6, 0 <= --payload_bytes <= 64Mi, "
@@ -348,52 +217,59 @@ int Main() {
     return 1;
   }
 
-  settings.payload = std::string(payload_bytes, 'x');
-  const std::string args_json = absl::StrCat("{\"payload\": \"", settings.payload, "\"}");
-  Outcome outcome;
+  const std::string payload(payload_bytes, 'x');
+  const std::string args_json = absl::StrCat("{\"payload\": \"", payload, "\"}");
+  SlotLoad::Start start;
   if (kind == "call") {
-    v1::CallRequest request;
-    FillRequest(&request, args_json);
-    Load<v1::CallRequest, v1::CallResponse> load(
-        &stubs, std::move(request),
-        [](Stub* stub, grpc::ClientContext* context, const v1::CallRequest* request,
-           v1::CallResponse* response, std::function<void(grpc::Status)> done) {
-          stub->async()->Call(context, request, response, std::move(done));
+    auto request = std::make_shared<v1::CallRequest>();
+    FillRequest(request.get(), args_json);
+    std::function<grpc::Status(const v1::CallResponse&)> verify;
+    if (absl::GetFlag(FLAGS_verify)) {
+      verify = [payload](const v1::CallResponse& response) {
+        if (response.result_json().find(payload) == std::string::npos) {
+          return grpc::Status(grpc::StatusCode::DATA_LOSS, "result lacks the payload");
+        }
+        return grpc::Status::OK;
+      };
+    }
+    start = RpcStarter<v1::CallResponse>(
+        &stubs, timeout,
+        [request](Stub* stub, grpc::ClientContext* context, v1::CallResponse* response,
+                  std::function<void(grpc::Status)> done) {
+          stub->async()->Call(context, request.get(), response, std::move(done));
         },
-        settings, *watched);
-    outcome = load.Run();
+        verify);
   } else if (kind == "cast") {
-    v1::CastRequest request;
-    FillRequest(&request, args_json);
-    Load<v1::CastRequest, v1::CastResponse> load(
-        &stubs, std::move(request),
-        [](Stub* stub, grpc::ClientContext* context, const v1::CastRequest* request,
-           v1::CastResponse* response, std::function<void(grpc::Status)> done) {
-          stub->async()->Cast(context, request, response, std::move(done));
+    auto request = std::make_shared<v1::CastRequest>();
+    FillRequest(request.get(), args_json);
+    start = RpcStarter<v1::CastResponse>(
+        &stubs, timeout,
+        [request](Stub* stub, grpc::ClientContext* context, v1::CastResponse* response,
+                  std::function<void(grpc::Status)> done) {
+          stub->async()->Cast(context, request.get(), response, std::move(done));
         },
-        settings, *watched);
-    outcome = load.Run();
+        nullptr);
   } else if (kind == "list_cells") {
-    Load<v1::ListCellsRequest, v1::ListCellsResponse> load(
-        &stubs, v1::ListCellsRequest(),
-        [](Stub* stub, grpc::ClientContext* context, const v1::ListCellsRequest* request,
-           v1::ListCellsResponse* response, std::function<void(grpc::Status)> done) {
-          stub->async()->ListCells(context, request, response, std::move(done));
+    auto request = std::make_shared<v1::ListCellsRequest>();
+    start = RpcStarter<v1::ListCellsResponse>(
+        &stubs, timeout,
+        [request](Stub* stub, grpc::ClientContext* context, v1::ListCellsResponse* response,
+                  std::function<void(grpc::Status)> done) {
+          stub->async()->ListCells(context, request.get(), response, std::move(done));
         },
-        settings, *watched);
-    outcome = load.Run();
+        nullptr);
   } else {
-    v1::FanoutRequest request;
-    FillRequest(&request, args_json);
-    Load<v1::FanoutRequest, v1::FanoutResponse> load(
-        &stubs, std::move(request),
-        [](Stub* stub, grpc::ClientContext* context, const v1::FanoutRequest* request,
-           v1::FanoutResponse* response, std::function<void(grpc::Status)> done) {
-          stub->async()->Fanout(context, request, response, std::move(done));
+    auto request = std::make_shared<v1::FanoutRequest>();
+    FillRequest(request.get(), args_json);
+    start = RpcStarter<v1::FanoutResponse>(
+        &stubs, timeout,
+        [request](Stub* stub, grpc::ClientContext* context, v1::FanoutResponse* response,
+                  std::function<void(grpc::Status)> done) {
+          stub->async()->Fanout(context, request.get(), response, std::move(done));
         },
-        settings, *watched);
-    outcome = load.Run();
+        nullptr);
   }
+  SlotLoadOutcome outcome = SlotLoad(std::move(start), settings, *std::move(watched)).Run();
 
   const LatencySummary latency = Summarize(&outcome.latencies_us);
   int64_t errors = 0;

@@ -33,39 +33,15 @@
 
 ABSL_FLAG(std::string, url, "", "oslo.messaging transport URL of the broker");
 ABSL_FLAG(std::string, exchange, "openstack", "control exchange of the cell");
-ABSL_FLAG(std::string, topic, "bench_native", "Target.topic");
-ABSL_FLAG(std::string, method, "echo", "RPC method name");
-ABSL_FLAG(int, payload_bytes, 256, "size of the string in args {\"payload\": \"xxx...\"}");
-ABSL_FLAG(int, concurrency, 1, "calls in flight");
-ABSL_FLAG(double, warmup_s, 1, "seconds of load before the measured window (duration mode)");
-ABSL_FLAG(double, duration_s, 5, "measured window in seconds (ignored with --count)");
-ABSL_FLAG(int64_t, count, 0, "when > 0: issue exactly this many calls and measure them all");
-ABSL_FLAG(double, timeout_s, 30, "deadline of each call");
-ABSL_FLAG(std::string, watch, "",
-          "processes whose CPU (and memory) to report: name=PID,name=pg:PGID,name=self");
-ABSL_FLAG(std::string, label, "", "free text copied into the JSON line");
 
 namespace cellgw::bench {
 namespace {
 
 int Main() {
-  const int concurrency = absl::GetFlag(FLAGS_concurrency);
-  const int payload_bytes = absl::GetFlag(FLAGS_payload_bytes);
-  const int64_t count = absl::GetFlag(FLAGS_count);
-  const double duration_s = absl::GetFlag(FLAGS_duration_s);
-  const double timeout_s = absl::GetFlag(FLAGS_timeout_s);
-  if (absl::GetFlag(FLAGS_url).empty() || concurrency < 1 || concurrency > 1000000 ||
-      payload_bytes < 0 || payload_bytes > (16 << 20) || count < 0 || timeout_s <= 0 ||
-      (count == 0 && duration_s <= 0)) {
-    std::fprintf(stderr,
-                 "bridge_probe: need --url, 1 <= --concurrency <= 1e6, 0 <= --payload_bytes <= "
-                 "16Mi, --timeout_s > 0, and --count > 0 or --duration_s > 0\n");
-    return 2;
-  }
-  absl::StatusOr<std::vector<WatchedProcess>> watched =
-      ParseWatchList(absl::GetFlag(FLAGS_watch), "--watch");
-  if (!watched.ok()) {
-    std::fprintf(stderr, "bridge_probe: %s\n", std::string(watched.status().message()).c_str());
+  absl::StatusOr<LoadFlags> flags = ReadLoadFlags();
+  if (!flags.ok() || absl::GetFlag(FLAGS_url).empty()) {
+    std::fprintf(stderr, "bridge_probe: %s\n",
+                 flags.ok() ? "--url is required" : std::string(flags.status().message()).c_str());
     return 2;
   }
 
@@ -73,7 +49,7 @@ int Main() {
   cell.name = "bench";
   cell.transport_url = absl::GetFlag(FLAGS_url);
   cell.control_exchange = absl::GetFlag(FLAGS_exchange);
-  cell.max_in_flight = concurrency + 1;
+  cell.max_in_flight = flags->settings.concurrency + 1;
   absl::StatusOr<std::unique_ptr<bridge::RpcBridge>> bridge =
       bridge::RpcBridge::Create({cell}, /*observer=*/nullptr);
   if (!bridge.ok()) {
@@ -87,17 +63,12 @@ int Main() {
   }
 
   bridge::RpcRequest request;
-  request.target.topic = absl::GetFlag(FLAGS_topic);
-  request.method = absl::GetFlag(FLAGS_method);
-  request.args_json = absl::StrCat("{\"payload\": \"", std::string(payload_bytes, 'x'), "\"}");
+  request.target.topic = flags->topic;
+  request.method = flags->method;
+  request.args_json = flags->args_json;
   request.context_json = "{}";
-  SlotLoadSettings settings;
-  settings.concurrency = concurrency;
-  settings.count = count;
-  settings.warmup = absl::Seconds(absl::GetFlag(FLAGS_warmup_s));
-  settings.duration = absl::Seconds(duration_s);
-  const absl::Duration timeout = absl::Seconds(timeout_s);
   bridge::RpcBridge* rpc = bridge->get();
+  const absl::Duration timeout = flags->timeout;
   SlotLoadOutcome outcome =
       SlotLoad(
           [rpc, &request, timeout](SlotLoad::Done done) {
@@ -108,28 +79,11 @@ int Main() {
               done(result->failure.has_value() ? "REMOTE_ERROR" : "");
             });
           },
-          settings, *std::move(watched))
+          flags->settings, flags->watched)
           .Run();
   (*bridge)->Stop();
-
-  const LatencySummary latency = Summarize(&outcome.latencies_us);
-  int64_t errors = 0;
-  for (const auto& [code, n] : outcome.errors) errors += n;
-  JsonLine line;
-  line.Add("tool", "bridge_probe")
-      .Add("kind", "call")
-      .Add("topic", absl::GetFlag(FLAGS_topic))
-      .Add("concurrency", concurrency)
-      .Add("payload_bytes", payload_bytes)
-      .Add("label", absl::GetFlag(FLAGS_label));
-  AddRunReport(&line, outcome.ok, outcome.seconds, latency, outcome.errors, outcome.cpu_before,
-               outcome.cpu_after, outcome.memory);
-  std::printf("%s\n", line.Build().c_str());
-  std::fflush(stdout);
-  std::fprintf(stderr, "%s\n",
-               HumanLine(absl::StrCat("bridge call ", absl::GetFlag(FLAGS_topic)), concurrency,
-                         outcome.ok, outcome.seconds, latency, errors)
-                   .c_str());
+  PrintReport("bridge_probe", "call", absl::StrCat("bridge call ", flags->topic), *flags,
+              &outcome);
   return 0;
 }
 

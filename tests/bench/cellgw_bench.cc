@@ -21,7 +21,6 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,7 +28,6 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "cellgw/v1/gateway.grpc.pb.h"
@@ -41,22 +39,11 @@ ABSL_FLAG(std::string, kind, "call",
           "call | cast | fanout | list_cells (a gRPC round trip through the gateway that "
           "touches no broker: the floor under every call)");
 ABSL_FLAG(std::string, cell, "", "Target.cell (empty: the gateway's only cell)");
-ABSL_FLAG(std::string, topic, "bench_native", "Target.topic");
 ABSL_FLAG(std::string, server, "", "Target.server (empty: any server of the topic)");
 ABSL_FLAG(std::string, exchange, "", "Target.exchange (empty: the cell's control exchange)");
-ABSL_FLAG(std::string, method, "echo", "RPC method name");
-ABSL_FLAG(int, payload_bytes, 256, "size of the string in args {\"payload\": \"xxx...\"}");
-ABSL_FLAG(int, concurrency, 64, "RPCs in flight");
-ABSL_FLAG(double, warmup_s, 1, "seconds of load before the measured window (duration mode)");
-ABSL_FLAG(double, duration_s, 5, "measured window in seconds (ignored with --count)");
-ABSL_FLAG(int64_t, count, 0, "when > 0: issue exactly this many RPCs and measure them all");
-ABSL_FLAG(double, timeout_s, 30, "gRPC deadline of each RPC");
 ABSL_FLAG(int, channels, 1, "gRPC channels (HTTP/2 connections) the slots are spread over");
 ABSL_FLAG(double, wait_connected_s, 30,
           "wait up to this long for the gateway to report every cell connected");
-ABSL_FLAG(std::string, watch, "",
-          "processes whose CPU (and memory) to report: name=PID,name=pg:PGID,name=self");
-ABSL_FLAG(std::string, label, "", "free text copied into the JSON line");
 ABSL_FLAG(bool, verify, false, "check that each call's result contains the payload");
 
 namespace cellgw::bench {
@@ -136,7 +123,7 @@ template <typename Request>
 void FillRequest(Request* request, const std::string& args_json) {
   v1::Target* target = request->mutable_target();
   target->set_cell(absl::GetFlag(FLAGS_cell));
-  target->set_topic(absl::GetFlag(FLAGS_topic));
+  target->set_topic(absl::GetFlag(FLAGS_topic));  // slot_load.h's flag
   target->set_server(absl::GetFlag(FLAGS_server));
   target->set_exchange(absl::GetFlag(FLAGS_exchange));
   request->set_method(absl::GetFlag(FLAGS_method));
@@ -178,28 +165,12 @@ int Main() {
     std::fprintf(stderr, "cellgw-bench: --kind must be call, cast, fanout or list_cells\n");
     return 2;
   }
-  SlotLoadSettings settings;
-  settings.concurrency = absl::GetFlag(FLAGS_concurrency);
-  settings.count = absl::GetFlag(FLAGS_count);
-  settings.warmup = absl::Seconds(absl::GetFlag(FLAGS_warmup_s));
-  settings.duration = absl::Seconds(absl::GetFlag(FLAGS_duration_s));
-  const absl::Duration timeout = absl::Seconds(absl::GetFlag(FLAGS_timeout_s));
-  const int payload_bytes = absl::GetFlag(FLAGS_payload_bytes);
+  absl::StatusOr<LoadFlags> flags = ReadLoadFlags();
   const int channels = absl::GetFlag(FLAGS_channels);
-  if (settings.concurrency < 1 || settings.concurrency > 1000000 || payload_bytes < 0 ||
-      payload_bytes > (64 << 20) || channels < 1 || channels > 1024 || settings.count < 0 ||
-      timeout <= absl::ZeroDuration() ||
-      (settings.count == 0 && settings.duration <= absl::ZeroDuration())) {
-    std::fprintf(stderr,
-                 "cellgw-bench: need 1 <= --concurrency <= 1e6, 0 <= --payload_bytes <= 64Mi, "
-                 "1 <= --channels <= 1024, --timeout_s > 0, and --count > 0 or "
-                 "--duration_s > 0\n");
-    return 2;
-  }
-  absl::StatusOr<std::vector<WatchedProcess>> watched =
-      ParseWatchList(absl::GetFlag(FLAGS_watch), "--watch");
-  if (!watched.ok()) {
-    std::fprintf(stderr, "cellgw-bench: %s\n", std::string(watched.status().message()).c_str());
+  if (!flags.ok() || channels < 1 || channels > 1024) {
+    std::fprintf(stderr, "cellgw-bench: %s\n",
+                 flags.ok() ? "--channels must be 1 to 1024"
+                            : std::string(flags.status().message()).c_str());
     return 2;
   }
 
@@ -217,15 +188,15 @@ int Main() {
     return 1;
   }
 
-  const std::string payload(payload_bytes, 'x');
-  const std::string args_json = absl::StrCat("{\"payload\": \"", payload, "\"}");
+  const absl::Duration timeout = flags->timeout;
+  const std::string& args_json = flags->args_json;
   SlotLoad::Start start;
   if (kind == "call") {
     auto request = std::make_shared<v1::CallRequest>();
     FillRequest(request.get(), args_json);
     std::function<grpc::Status(const v1::CallResponse&)> verify;
     if (absl::GetFlag(FLAGS_verify)) {
-      verify = [payload](const v1::CallResponse& response) {
+      verify = [payload = flags->payload](const v1::CallResponse& response) {
         if (response.result_json().find(payload) == std::string::npos) {
           return grpc::Status(grpc::StatusCode::DATA_LOSS, "result lacks the payload");
         }
@@ -269,26 +240,9 @@ int Main() {
         },
         nullptr);
   }
-  SlotLoadOutcome outcome = SlotLoad(std::move(start), settings, *std::move(watched)).Run();
-
-  const LatencySummary latency = Summarize(&outcome.latencies_us);
-  int64_t errors = 0;
-  for (const auto& [code, n] : outcome.errors) errors += n;
-  JsonLine line;
-  line.Add("tool", "cellgw-bench")
-      .Add("kind", kind)
-      .Add("topic", absl::GetFlag(FLAGS_topic))
-      .Add("concurrency", settings.concurrency)
-      .Add("payload_bytes", payload_bytes)
-      .Add("label", absl::GetFlag(FLAGS_label));
-  AddRunReport(&line, outcome.ok, outcome.seconds, latency, outcome.errors, outcome.cpu_before,
-               outcome.cpu_after, outcome.memory);
-  std::printf("%s\n", line.Build().c_str());
-  std::fflush(stdout);
-  std::fprintf(stderr, "%s\n",
-               HumanLine(absl::StrCat("cellgw ", kind, " ", absl::GetFlag(FLAGS_topic)),
-                         settings.concurrency, outcome.ok, outcome.seconds, latency, errors)
-                   .c_str());
+  SlotLoadOutcome outcome = SlotLoad(std::move(start), flags->settings, flags->watched).Run();
+  PrintReport("cellgw-bench", kind, absl::StrCat("cellgw ", kind, " ", flags->topic), *flags,
+              &outcome);
   return 0;
 }
 

@@ -23,6 +23,9 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/flags/declare.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "tests/bench/bench_stats.h"
@@ -81,6 +84,40 @@ class SlotLoad {
   SlotLoadOutcome outcome_;  // under mu_ while slots run, the main thread's afterwards
 };
 
+// The command-line flags every slot-load tool takes (defined in slot_load.cc): --topic, --method,
+// --payload_bytes, --concurrency, --warmup_s, --duration_s, --count, --timeout_s, --watch,
+// --label.
+struct LoadFlags {
+  SlotLoadSettings settings;
+  std::string topic;
+  std::string method;
+  int payload_bytes = 0;
+  std::string payload;    // payload_bytes of 'x'
+  std::string args_json;  // {"payload": "<payload>"}
+  absl::Duration timeout;
+  std::vector<WatchedProcess> watched;
+  std::string label;
+};
+
+// The flags' values, checked. INVALID_ARGUMENT naming the flag that is out of range.
+absl::StatusOr<LoadFlags> ReadLoadFlags();
+
+// Prints the run's JSON line on stdout (bench_stats.h's members plus tool, kind, topic,
+// concurrency, payload_bytes, label) and its human line on stderr, "<what> c=N: ...".
+void PrintReport(absl::string_view tool, absl::string_view kind, absl::string_view what,
+                 const LoadFlags& flags, SlotLoadOutcome* outcome);
+
 }  // namespace cellgw::bench
+
+ABSL_DECLARE_FLAG(std::string, topic);
+ABSL_DECLARE_FLAG(std::string, method);
+ABSL_DECLARE_FLAG(int, payload_bytes);
+ABSL_DECLARE_FLAG(int, concurrency);
+ABSL_DECLARE_FLAG(double, warmup_s);
+ABSL_DECLARE_FLAG(double, duration_s);
+ABSL_DECLARE_FLAG(int64_t, count);
+ABSL_DECLARE_FLAG(double, timeout_s);
+ABSL_DECLARE_FLAG(std::string, watch);
+ABSL_DECLARE_FLAG(std::string, label);
 
 #endif  // CELLGW_TESTS_BENCH_SLOT_LOAD_H_

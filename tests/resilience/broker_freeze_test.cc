@@ -62,11 +62,7 @@ class BrokerFreezeTest : public ::testing::Test {
     ASSERT_TRUE(node.ok()) << node.status();
     node_ = node->release();
     ASSERT_GT(node_->beam_pid(), 0);
-    OsloServerOptions options;
-    options.url = node_->Url();
-    options.topic = "compute";
-    options.server = "host1";
-    options.exchange = "nova";
+    const OsloServerOptions options = ComputeServer(node_->Url());
     auto server = OsloProcess::StartServer(options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = server->release();

@@ -32,11 +32,7 @@ constexpr absl::Duration kSlack = absl::Milliseconds(500);
 TEST(BrokerKillTest, GatewayRecoversAfterKillNineAndRestartAndNoConfirmedDurableCastIsLost) {
   auto node = RabbitMqNode::Start(TestTmpDir() + "/kill_rmq");
   ASSERT_TRUE(node.ok()) << node.status();
-  OsloServerOptions options;
-  options.url = (*node)->Url();
-  options.topic = "compute";
-  options.server = "host1";
-  options.exchange = "nova";
+  const OsloServerOptions options = ComputeServer((*node)->Url());
   auto server = StartOsloServer(options, {"--durable"});
   ASSERT_TRUE(server.ok()) << server.status();
   bridge::CellOptions cell = Cell("durable", (*node)->Url(), "nova");

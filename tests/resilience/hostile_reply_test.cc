@@ -72,11 +72,7 @@ class HostileReplyTest : public ::testing::TestWithParam<HostileCase> {
         [](const std::string& line) { return absl::StrContains(line, R"("event": "ready")"); },
         absl::Seconds(60));
     ASSERT_TRUE(ready.ok()) << ready.status();
-    OsloServerOptions options;
-    options.url = node_->Url();
-    options.topic = "compute";
-    options.server = "host1";
-    options.exchange = "nova";
+    const OsloServerOptions options = ComputeServer(node_->Url());
     auto server = OsloProcess::StartServer(options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = server->release();

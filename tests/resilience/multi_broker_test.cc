@@ -50,11 +50,7 @@ TEST(MultiBrokerTest, TrafficMovesToTheOtherBrokerWhenTheConnectedOneFailsAndFai
     ASSERT_TRUE(node.ok()) << node.status();
     owned[i] = *std::move(node);
     nodes[i] = owned[i].get();
-    OsloServerOptions options;
-    options.url = nodes[i]->Url();
-    options.topic = "compute";
-    options.server = kServerNames[i];
-    options.exchange = "nova";
+    const OsloServerOptions options = ComputeServer(nodes[i]->Url(), kServerNames[i]);
     auto server = OsloProcess::StartServer(options);
     ASSERT_TRUE(server.ok()) << server.status();
     servers[i] = *std::move(server);

@@ -44,11 +44,7 @@ class OverloadTest : public ::testing::Test {
     auto node = RabbitMqNode::Start(TestTmpDir() + "/overload_rmq");
     ASSERT_TRUE(node.ok()) << node.status();
     node_ = node->release();
-    OsloServerOptions options;
-    options.url = node_->Url();
-    options.topic = "compute";
-    options.server = "host1";
-    options.exchange = "nova";
+    const OsloServerOptions options = ComputeServer(node_->Url());
     auto server = OsloProcess::StartServer(options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = server->release();

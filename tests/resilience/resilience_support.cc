@@ -381,15 +381,6 @@ absl::Status AwaitCasts(OsloProcess& server, const std::string& marker,
                                                   *missing.begin()));
 }
 
-OsloServerOptions ComputeServer(const std::string& url, const std::string& server) {
-  OsloServerOptions options;
-  options.url = url;
-  options.topic = "compute";
-  options.server = server;
-  options.exchange = "nova";
-  return options;
-}
-
 absl::StatusOr<std::unique_ptr<OsloProcess>> StartOsloServer(
     const OsloServerOptions& options, const std::vector<std::string>& extra_flags) {
   if (extra_flags.empty()) return OsloProcess::StartServer(options);

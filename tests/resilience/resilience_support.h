@@ -195,10 +195,6 @@ std::multiset<int> CastSeqsSeen(OsloProcess& server, const std::string& marker);
 absl::Status AwaitCasts(OsloProcess& server, const std::string& marker,
                         const std::set<int>& expected, absl::Duration timeout);
 
-// The oslo server every resilience test runs: topic "compute" on exchange "nova", server
-// `server`, on the broker at `url`.
-OsloServerOptions ComputeServer(const std::string& url, const std::string& server = "host1");
-
 // Starts tests/support/oslo_server.py as OsloProcess::StartServer does, plus `extra_flags`
 // (e.g. {"--durable"}), and returns once it is ready. Errors as StartServer's.
 absl::StatusOr<std::unique_ptr<OsloProcess>> StartOsloServer(

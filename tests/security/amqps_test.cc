@@ -63,11 +63,8 @@ class AmqpsTest : public ::testing::Test {
     ASSERT_TRUE(node_->Ctl({"add_user", "cellgw", kBrokerPassword}).ok());
     ASSERT_TRUE(node_->Ctl({"set_permissions", "-p", "/", "cellgw", ".*", ".*", ".*"}).ok());
 
-    OsloServerOptions options;
-    options.url = node_->Url();  // the plain listener: only the gateway uses TLS
-    options.topic = "compute";
-    options.server = "host1";
-    options.exchange = "nova";
+    // The plain listener: only the gateway uses TLS.
+    const OsloServerOptions options = ComputeServer(node_->Url());
     absl::StatusOr<std::unique_ptr<OsloProcess>> server = OsloProcess::StartServer(options);
     ASSERT_TRUE(server.ok()) << server.status();
     oslo_ = server->release();

@@ -112,11 +112,7 @@ class GatewaySecurityTest : public ::testing::Test {
     ASSERT_TRUE(node_->Ctl({"add_user", "cellgw", kBrokerPassword}).ok());
     ASSERT_TRUE(node_->Ctl({"set_permissions", "-p", "/", "cellgw", ".*", ".*", ".*"}).ok());
 
-    OsloServerOptions options;
-    options.url = node_->Url();
-    options.topic = "compute";
-    options.server = "host1";
-    options.exchange = "nova";
+    const OsloServerOptions options = ComputeServer(node_->Url());
     absl::StatusOr<std::unique_ptr<OsloProcess>> server = OsloProcess::StartServer(options);
     ASSERT_TRUE(server.ok()) << server.status();
     oslo_ = server->release();

@@ -85,6 +85,15 @@ absl::StatusOr<std::unique_ptr<OsloProcess>> OsloProcess::RunClient(
   return Run(std::move(client_args));
 }
 
+OsloServerOptions ComputeServer(const std::string& url, const std::string& server) {
+  OsloServerOptions options;
+  options.url = url;
+  options.topic = "compute";
+  options.server = server;
+  options.exchange = "nova";
+  return options;
+}
+
 absl::StatusOr<std::unique_ptr<OsloProcess>> OsloProcess::StartServer(
     const OsloServerOptions& options) {
   struct Flag {

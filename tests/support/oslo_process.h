@@ -40,6 +40,10 @@ struct OsloServerOptions {
   bool verbose = false;                  // oslo/kombu debug logging to the stderr file
 };
 
+// The oslo server most suites run, a nova-compute stand-in: topic "compute" on exchange "nova",
+// server `server`, on the broker at `url`.
+OsloServerOptions ComputeServer(const std::string& url, const std::string& server = "host1");
+
 class OsloProcess {
  public:
   // Starts oslo_server.py and returns once it printed {"event": "ready"} (its queues are

@@ -1,5 +1,5 @@
 // What the bridge reports about its work, for metrics and logs. The bridge knows nothing of
-// Prometheus; the gateway implements this interface (gateway/metrics.h) and passes it in.
+// Prometheus; the gateway implements this interface (gateway/observability/metrics.h) and passes it in.
 //
 // Methods are called from the bridge's connection threads, concurrently for different
 // connections: implementations must be thread-safe and must not block. Every method has an

@@ -14,9 +14,9 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
-#include "bridge/ids.h"
+#include "common/ids.h"
 #include "bridge/reply_correlator.h"
-#include "bridge/status_macros.h"
+#include "common/status_macros.h"
 
 namespace cellgw::bridge {
 namespace {

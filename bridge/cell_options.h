@@ -1,6 +1,6 @@
 // Everything the bridge needs to know about one cell: where its broker is and how the
 // cell's oslo.messaging services are configured. Filled from the gateway's YAML config
-// (gateway/config.h); every field's YAML key is its name here.
+// (gateway/config/config.h); every field's YAML key is its name here.
 #ifndef CELLGW_BRIDGE_CELL_OPTIONS_H_
 #define CELLGW_BRIDGE_CELL_OPTIONS_H_
 

@@ -10,8 +10,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "bridge/json_text.h"
-#include "bridge/status_macros.h"
+#include "common/json_text.h"
+#include "common/status_macros.h"
 
 namespace cellgw::bridge {
 namespace {

@@ -5,8 +5,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "bridge/json_text.h"
-#include "bridge/status_macros.h"
+#include "common/json_text.h"
+#include "common/status_macros.h"
 
 namespace cellgw::bridge {
 namespace {

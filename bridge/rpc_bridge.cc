@@ -6,8 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "bridge/cell_connection.h"
 #include "bridge/envelope.h"
-#include "bridge/ids.h"
-#include "bridge/status_macros.h"
+#include "common/ids.h"
+#include "common/status_macros.h"
 #include "bridge/transport_url.h"
 #include "bridge/version.h"
 

@@ -14,7 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
-#include "bridge/status_macros.h"
+#include "common/status_macros.h"
 
 namespace cellgw::bridge {
 namespace {

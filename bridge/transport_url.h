@@ -1,6 +1,6 @@
 // oslo.messaging transport URLs for the rabbit driver: parsing them the way oslo and kombu
 // read them, and redacting their passwords for logs and errors. Part of //bridge; the
-// gateway's config (gateway/config.h) parses each cell's transport_url with it, and the AMQP
+// gateway's config (gateway/config/config.h) parses each cell's transport_url with it, and the AMQP
 // connection code connects to the hosts it yields.
 //
 // Grammar (oslo's TransportURL):

@@ -8,7 +8,7 @@
 #
 # CELLGW_CONFIG defaults to /etc/cellgw/cellgw.yaml. cellgw itself applies the CELLGW_*
 # environment overrides (listen addresses, log level, grace period, each cell's transport
-# URL or URL file; see gateway/config.h), in both modes, so this script passes nothing on.
+# URL or URL file; see gateway/config/config.h), in both modes, so this script passes nothing on.
 #
 # exec, so that cellgw is the container's main process: the SIGTERM of `docker stop` or the
 # kubelet reaches it directly and its graceful shutdown (drain in-flight calls, close the

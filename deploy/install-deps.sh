@@ -41,7 +41,11 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
   chmod +x /usr/sbin/policy-rc.d
   created_policy=1
 fi
-cleanup() { [ "$created_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d; }
+# An if, not `[ … ] && rm`: as the trap's last command a false test would become the
+# script's exit status after a successful install.
+cleanup() {
+  if [ "$created_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
+}
 trap cleanup EXIT
 
 echo "install-deps: installing ${missing[*]}"

@@ -11,8 +11,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "gateway/json_log.h"
-#include "gateway/server_credentials.h"
+#include "gateway/observability/json_log.h"
+#include "gateway/security/server_credentials.h"
 
 namespace cellgw::gateway {
 

@@ -2,7 +2,7 @@
 // endpoint, assembled from a GatewayConfig. main() runs one; integration tests run one
 // in-process against a real broker.
 //
-// Security (gateway/security_config.h): the gRPC port serves plaintext, TLS or mutual TLS
+// Security (gateway/config/security_config.h): the gRPC port serves plaintext, TLS or mutual TLS
 // as configured, and when callers are authenticated every RPC passes the Authorizer first.
 //
 // Shutdown order (Shutdown()): health goes NOT_SERVING and new RPCs are refused with
@@ -18,12 +18,12 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "bridge/rpc_bridge.h"
-#include "gateway/authorizer.h"
-#include "gateway/cell_gateway_service.h"
-#include "gateway/config.h"
-#include "gateway/health_reporter.h"
-#include "gateway/metrics.h"
-#include "gateway/security_config.h"
+#include "gateway/security/authorizer.h"
+#include "gateway/rpc/cell_gateway_service.h"
+#include "gateway/config/config.h"
+#include "gateway/observability/health_reporter.h"
+#include "gateway/observability/metrics.h"
+#include "gateway/config/security_config.h"
 
 namespace cellgw::gateway {
 

@@ -4,7 +4,7 @@
 //   cellgw --check-config FILE    validate FILE and exit (0 valid, 2 invalid)
 //   cellgw --version
 //
-// Both config modes apply the CELLGW_* environment overrides (gateway/config.h), so
+// Both config modes apply the CELLGW_* environment overrides (gateway/config/config.h), so
 // --check-config judges exactly what --config would run.
 #include <malloc.h>
 #include <signal.h>
@@ -17,10 +17,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "gateway/config.h"
+#include "gateway/config/config.h"
 #include "gateway/gateway_server.h"
-#include "gateway/json_log.h"
-#include "gateway/metrics.h"
+#include "gateway/observability/json_log.h"
+#include "gateway/observability/metrics.h"
 
 extern char** environ;
 

@@ -15,7 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "bridge/json_text.h"
+#include "common/json_text.h"
 
 namespace cellgw::bench {
 namespace {
@@ -174,7 +174,7 @@ absl::StatusOr<MemorySample> ReadMemory(pid_t pid) {
 
 JsonLine& JsonLine::Add(absl::string_view key, absl::string_view value) {
   std::string quoted;
-  bridge::json::AppendQuotedLossy(value, &quoted);
+  json::AppendQuotedLossy(value, &quoted);
   return AddRaw(key, quoted);
 }
 
@@ -202,7 +202,7 @@ JsonLine& JsonLine::Add(absl::string_view key, double value) {
 
 JsonLine& JsonLine::AddRaw(absl::string_view key, absl::string_view json) {
   if (!body_.empty()) body_.append(", ");
-  bridge::json::AppendQuotedLossy(key, &body_);
+  json::AppendQuotedLossy(key, &body_);
   body_.append(": ");
   body_.append(json.data(), json.size());
   return *this;

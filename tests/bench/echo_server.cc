@@ -50,8 +50,8 @@
 #include "absl/strings/str_cat.h"
 #include "bridge/amqp_connection.h"
 #include "bridge/envelope.h"
-#include "bridge/ids.h"
-#include "bridge/json_text.h"
+#include "common/ids.h"
+#include "common/json_text.h"
 #include "bridge/remote_failure.h"
 #include "bridge/transport_url.h"
 #include "tests/bench/bench_stats.h"
@@ -87,7 +87,7 @@ std::string EndpointContext(const bridge::DecodedRequest& request) {
 class EchoServer : public bridge::AmqpConnection::Handler {
  public:
   explicit EchoServer(std::string server) : server_(std::move(server)) {
-    bridge::json::AppendQuoted(server_, &quoted_server_).IgnoreError();
+    json::AppendQuoted(server_, &quoted_server_).IgnoreError();
   }
 
   void OnMessage(bridge::InboundMessage message) override {
@@ -168,18 +168,18 @@ class EchoServer : public bridge::AmqpConnection::Handler {
           absl::StrCat("{\"ctxt\": ", EndpointContext(request), ", \"kw\": ", request.args_json,
                        ", \"server\": ", quoted_server_, "}");
       return bridge::EncodeReply(request.msg_id, result, nullptr, /*ending=*/true,
-                                 bridge::NewUuidHex());
+                                 NewUuidHex());
     }
     bridge::RemoteFailure failure;
     failure.exception_class = "NoSuchMethod";
     failure.exception_module = "oslo_messaging.rpc.dispatcher";
     failure.message = absl::StrCat("Endpoint does not support RPC method ", request.method);
     std::string args = "[";
-    bridge::json::AppendQuotedLossy(failure.message, &args);
+    json::AppendQuotedLossy(failure.message, &args);
     args.push_back(']');
     failure.args_json = std::move(args);
     return bridge::EncodeReply(request.msg_id, "null", &failure, /*ending=*/true,
-                               bridge::NewUuidHex());
+                               NewUuidHex());
   }
 
   const std::string server_;
@@ -217,7 +217,7 @@ absl::StatusOr<Topology> DeclareTopology(const bridge::TransportUrl& url,
   }
   if (status.ok() && fanout) {
     const std::string fanout_exchange = absl::StrCat(topic, "_fanout");
-    topology.fanout_queue = absl::StrCat(topic, "_fanout_", bridge::NewUuidHex());
+    topology.fanout_queue = absl::StrCat(topic, "_fanout_", NewUuidHex());
     status = c.DeclareExchange(1, fanout_exchange, "fanout", false, true);
     if (status.ok()) {
       status = c.DeclareQueue(1, topology.fanout_queue, false, false, false, kFanoutQueueExpiresMs)

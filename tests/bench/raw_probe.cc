@@ -44,7 +44,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "bridge/envelope.h"
-#include "bridge/ids.h"
+#include "common/ids.h"
 #include "bridge/transport_url.h"
 #include "tests/bench/bench_stats.h"
 #include "tests/bench/raw_amqp.h"
@@ -354,9 +354,9 @@ int RunLoad(const bridge::TransportUrl& url, const std::string& exchange, const 
   const std::string args_json =
       absl::StrCat("{\"payload\": \"", std::string(payload_bytes, 'x'), "\"}");
   const std::string context_json =
-      absl::StrCat("{\"request_id\": \"req-", bridge::NewUuidDashed(), "\"}");
-  const std::string msg_id = bridge::NewUuidHex();
-  const std::string unique_id = bridge::NewUuidHex();
+      absl::StrCat("{\"request_id\": \"req-", NewUuidDashed(), "\"}");
+  const std::string msg_id = NewUuidHex();
+  const std::string unique_id = NewUuidHex();
   bridge::RequestMessage message;
   message.method = "echo";
   message.args_json = args_json;

@@ -9,7 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "bridge/json_text.h"
+#include "common/json_text.h"
 #include "bridge/remote_failure.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

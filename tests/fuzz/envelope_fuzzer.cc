@@ -23,13 +23,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "bridge/envelope.h"
-#include "bridge/json_text.h"
+#include "common/json_text.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace cellgw::fuzz {
 namespace {
 
-namespace json = ::cellgw::bridge::json;
+namespace json = ::cellgw::json;
 using ::cellgw::bridge::DecodedRequest;
 using ::cellgw::bridge::DecodeRequest;
 using ::cellgw::bridge::EncodeRequest;

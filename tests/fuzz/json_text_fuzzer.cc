@@ -22,13 +22,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "bridge/json_text.h"
+#include "common/json_text.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace cellgw::fuzz {
 namespace {
 
-namespace json = ::cellgw::bridge::json;
+namespace json = ::cellgw::json;
 
 constexpr absl::string_view kPrefix = "prefix:";
 

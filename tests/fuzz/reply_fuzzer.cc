@@ -24,14 +24,14 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "bridge/envelope.h"
-#include "bridge/json_text.h"
+#include "common/json_text.h"
 #include "bridge/remote_failure.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace cellgw::fuzz {
 namespace {
 
-namespace json = ::cellgw::bridge::json;
+namespace json = ::cellgw::json;
 using ::cellgw::bridge::DecodeReply;
 using ::cellgw::bridge::EncodeReply;
 using ::cellgw::bridge::ParseRemoteFailure;

@@ -1,8 +1,8 @@
 #include "tests/integration/gateway_fixture.h"
 
 #include "absl/strings/str_cat.h"
-#include "bridge/ids.h"
-#include "bridge/json_text.h"
+#include "common/ids.h"
+#include "common/json_text.h"
 
 namespace cellgw::testing {
 
@@ -36,7 +36,7 @@ bridge::CellOptions Cell(const std::string& name, const std::string& transport_u
 
 std::map<std::string, std::string> Members(const std::string& json) {
   std::map<std::string, std::string> members;
-  auto parsed = bridge::json::ObjectMembers(json);
+  auto parsed = json::ObjectMembers(json);
   if (!parsed.ok()) return members;
   for (const auto& member : *parsed) members[member.key] = std::string(member.value);
   return members;
@@ -49,7 +49,7 @@ std::string Member(const std::string& json, const std::string& key) {
 }
 
 std::string Marker(const std::string& prefix) {
-  return absl::StrCat(prefix, "-", bridge::NewUuidHex().substr(0, 12));
+  return absl::StrCat(prefix, "-", NewUuidHex().substr(0, 12));
 }
 
 }  // namespace cellgw::testing

@@ -21,7 +21,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "bridge/status_macros.h"
+#include "common/status_macros.h"
 #include "tests/integration/gateway_fixture.h"
 #include "tests/support/testdata.h"
 

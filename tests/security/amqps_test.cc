@@ -16,9 +16,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "bridge/ids.h"
+#include "common/ids.h"
 #include "cellgw/v1/gateway.grpc.pb.h"
-#include "gateway/config.h"
+#include "gateway/config/config.h"
 #include "gateway/gateway_server.h"
 #include "gtest/gtest.h"
 #include "tests/security/test_pki.h"
@@ -118,7 +118,7 @@ class AmqpsTest : public ::testing::Test {
   }
 
   grpc::Status CallEcho(std::string* marker) {
-    *marker = absl::StrCat("m-", bridge::NewUuidHex().substr(0, 16));
+    *marker = absl::StrCat("m-", NewUuidHex().substr(0, 16));
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
     v1::CallRequest request;

@@ -30,11 +30,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
-#include "bridge/ids.h"
+#include "common/ids.h"
 #include "cellgw/v1/gateway.grpc.pb.h"
-#include "gateway/config.h"
+#include "gateway/config/config.h"
 #include "gateway/gateway_server.h"
-#include "gateway/security_config.h"
+#include "gateway/config/security_config.h"
 #include "gtest/gtest.h"
 #include "tests/security/test_pki.h"
 #include "tests/support/oslo_process.h"
@@ -207,7 +207,7 @@ class GatewaySecurityTest : public ::testing::Test {
 
   // Sends `attempt` with a fresh marker in its kwargs; the marker is returned in `marker`.
   grpc::Status Send(v1::CellGateway::Stub& stub, const Attempt& attempt, std::string* marker) {
-    *marker = absl::StrCat("m-", bridge::NewUuidHex().substr(0, 16));
+    *marker = absl::StrCat("m-", NewUuidHex().substr(0, 16));
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
     for (const std::string& value : attempt.authorization) {

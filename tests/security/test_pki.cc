@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "bridge/status_macros.h"
+#include "common/status_macros.h"
 #include "tests/support/subprocess.h"
 
 namespace cellgw::testing {

@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
-#include "bridge/status_macros.h"
+#include "common/status_macros.h"
 #include "tests/support/testdata.h"
 
 namespace cellgw::testing {

@@ -24,7 +24,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "bridge/status_macros.h"
+#include "common/status_macros.h"
 
 extern char** environ;
 

@@ -1,0 +1,71 @@
+#include "gateway/observability/health_reporter.h"
+
+#include "absl/strings/str_cat.h"
+#include "gateway/observability/json_log.h"
+
+namespace cellgw::gateway {
+
+std::string CellHealthName(absl::string_view cell) { return absl::StrCat("cell/", cell); }
+
+void HealthReporter::Attach(grpc::HealthCheckServiceInterface* health,
+                            const bridge::RpcBridge* bridge) {
+  {
+    absl::MutexLock lock(&mu_);
+    health_ = health;
+    bridge_ = bridge;
+    health_->SetServingStatus(std::string(kLivenessName), true);
+  }
+  Refresh();
+}
+
+void HealthReporter::BeginShutdown() {
+  absl::MutexLock lock(&mu_);
+  shutting_down_ = true;
+  // The default health service's Shutdown() sets every entry, present and future, to
+  // NOT_SERVING and ignores later updates: exactly the promise made above.
+  if (health_ != nullptr) health_->Shutdown();
+}
+
+void HealthReporter::Refresh() {
+  absl::MutexLock lock(&mu_);
+  if (health_ == nullptr || shutting_down_) return;
+  bool any = false;
+  for (const bridge::CellStatus& cell : bridge_->ListCells()) {
+    health_->SetServingStatus(CellHealthName(cell.name), cell.connected);
+    any = any || cell.connected;
+  }
+  health_->SetServingStatus("", any);
+  health_->SetServingStatus(std::string(kServiceName), any);
+}
+
+void HealthReporter::OnConnectionState(absl::string_view cell, int connection_index, bool up) {
+  Log(up ? LogLevel::kInfo : LogLevel::kWarning,
+      up ? "broker connection up" : "broker connection down",
+      {{"cell", cell}, {"connection", connection_index}});
+  Refresh();
+  if (next_ != nullptr) next_->OnConnectionState(cell, connection_index, up);
+}
+
+void HealthReporter::OnConnectFailed(absl::string_view cell, const absl::Status& why) {
+  Log(LogLevel::kWarning, "broker connection attempt failed",
+      {{"cell", cell}, {"error", why.message()}});
+  if (next_ != nullptr) next_->OnConnectFailed(cell, why);
+}
+
+void HealthReporter::OnReconnect(absl::string_view cell) {
+  if (next_ != nullptr) next_->OnReconnect(cell);
+}
+void HealthReporter::OnPublished(absl::string_view cell) {
+  if (next_ != nullptr) next_->OnPublished(cell);
+}
+void HealthReporter::OnConfirmed(absl::string_view cell, bool ack) {
+  if (next_ != nullptr) next_->OnConfirmed(cell, ack);
+}
+void HealthReporter::OnReturned(absl::string_view cell) {
+  if (next_ != nullptr) next_->OnReturned(cell);
+}
+void HealthReporter::OnReplyDropped(absl::string_view cell, bridge::DropReason reason) {
+  if (next_ != nullptr) next_->OnReplyDropped(cell, reason);
+}
+
+}  // namespace cellgw::gateway

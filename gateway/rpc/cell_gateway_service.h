@@ -1,0 +1,86 @@
+// The cellgw.v1.CellGateway gRPC service (callback API).
+//
+// Where it sits: gRPC hands each request to a method here on one of its threads. The method
+// validates it (request_validator), hands it to the bridge and returns at once; the bridge
+// later runs the completion on a connection thread, which maps the outcome (status_mapper),
+// fills the response and calls reactor->Finish(). No gRPC thread ever waits on AMQP I/O and
+// no thread exists per request.
+//
+// Every request gets a request id (x-request-id metadata or "req-<uuid>"), returned in the
+// response's initial metadata, sent to the service as the context's request_id, and logged
+// with the request's outcome as one JSON line.
+//
+// Shutdown: after BeginShutdown() new requests fail with UNAVAILABLE; requests already
+// accepted run to completion; AwaitIdle() waits for them.
+//
+// Security: with an Authorizer (gateway/security/authorizer.h), every request is authenticated and
+// authorised first thing, right after the shutdown check; a refusal (UNAUTHENTICATED,
+// PERMISSION_DENIED) ends it before validation and before the bridge sees it. The caller's
+// identity goes into the request's log line.
+#ifndef CELLGW_GATEWAY_RPC_CELL_GATEWAY_SERVICE_H_
+#define CELLGW_GATEWAY_RPC_CELL_GATEWAY_SERVICE_H_
+
+#include <atomic>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "bridge/rpc_bridge.h"
+#include "cellgw/v1/gateway.grpc.pb.h"
+#include "gateway/security/authorizer.h"
+#include "gateway/observability/metrics.h"
+
+namespace cellgw::gateway {
+
+class CellGatewayService final : public v1::CellGateway::CallbackService {
+ public:
+  // `bridge` must outlive the service; `metrics` may be null. `authorizer` may be null (no
+  // authentication: every caller may do everything); otherwise it must outlive the service.
+  CellGatewayService(bridge::RpcBridge* bridge, GatewayMetrics* metrics,
+                     const Authorizer* authorizer = nullptr);
+
+  grpc::ServerUnaryReactor* Cast(grpc::CallbackServerContext* context,
+                                 const v1::CastRequest* request,
+                                 v1::CastResponse* response) override;
+  grpc::ServerUnaryReactor* Call(grpc::CallbackServerContext* context,
+                                 const v1::CallRequest* request,
+                                 v1::CallResponse* response) override;
+  grpc::ServerUnaryReactor* Fanout(grpc::CallbackServerContext* context,
+                                   const v1::FanoutRequest* request,
+                                   v1::FanoutResponse* response) override;
+  grpc::ServerUnaryReactor* ListCells(grpc::CallbackServerContext* context,
+                                      const v1::ListCellsRequest* request,
+                                      v1::ListCellsResponse* response) override;
+
+  // Refuse new requests with UNAVAILABLE from now on. Thread-safe.
+  void BeginShutdown();
+  // Blocks until no accepted request is in flight, or `timeout` passes. True when idle.
+  bool AwaitIdle(absl::Duration timeout);
+  int64_t in_flight() const;
+
+ private:
+  struct Request;  // one request's bookkeeping: kind, cell, ids, start time
+
+  // Common start of every RPC: shutdown check, authorisation, request id, metrics, in-flight
+  // count.
+  // Returns nullptr after finishing the reactor itself when the request is refused.
+  Request* Begin(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+                 absl::string_view kind, const v1::Target& target, absl::string_view method);
+  // Common end: metrics, log line, Finish, in-flight count. Deletes `request`.
+  void End(Request* request, const grpc::Status& status);
+  std::string CellLabel(const std::string& cell) const;
+
+  bridge::RpcBridge* bridge_;
+  GatewayMetrics* metrics_;
+  const Authorizer* authorizer_;
+  std::string only_cell_;  // the single cell's name when exactly one is configured
+  std::atomic<bool> shutting_down_{false};
+  mutable absl::Mutex mu_;
+  int64_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::CondVar idle_;  // signalled when in_flight_ drops to zero
+};
+
+}  // namespace cellgw::gateway
+
+#endif  // CELLGW_GATEWAY_RPC_CELL_GATEWAY_SERVICE_H_

@@ -1,0 +1,101 @@
+// The authorisation policy: which authenticated caller may send which request. Part of
+// //gateway's security (see gateway/config/security_config.h for the YAML that fills it); the
+// Authorizer (gateway/security/authorizer.h) asks it once per request, before the request is
+// validated or reaches the bridge. Pure logic: no gRPC, no I/O.
+//
+// A caller is either a token identity (the name its bearer token is listed under in the
+// tokens file) or a TLS client-certificate subject. The two never match each other: a grant
+// names one or the other, so a certificate whose subject happens to spell a token identity
+// gains nothing from that identity's grants.
+//
+// A request is allowed when at least one grant of its caller allows it; a grant allows it
+// when every one of the grant's lists has a pattern matching the request's field. Patterns
+// are shell-style globs over bytes: '*' matches any run (also an empty one), '?' exactly one
+// byte, anything else itself; there are no escapes or character classes, and matching is
+// case-sensitive and whole-string. ListCells is not governed by grants (any authenticated
+// caller may list cells; see security_config.h).
+#ifndef CELLGW_GATEWAY_SECURITY_ACCESS_POLICY_H_
+#define CELLGW_GATEWAY_SECURITY_ACCESS_POLICY_H_
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+
+namespace cellgw::gateway {
+
+// The RPC kinds a grant can allow. ListCells is deliberately not one of them.
+enum class RequestKind { kCall, kCast, kFanout };
+
+// "call", "cast", "fanout".
+absl::string_view RequestKindName(RequestKind kind);
+// The inverse of RequestKindName; nullopt for anything else (the YAML parser reports it).
+std::optional<RequestKind> ParseRequestKind(absl::string_view name);
+
+// Whole-string glob match as described above. Iterative (no recursion) and allocation-free;
+// time at most proportional to pattern.size() * text.size().
+bool GlobMatch(absl::string_view pattern, absl::string_view text);
+
+// Who is calling, once authenticated.
+struct Caller {
+  enum class Source { kToken, kCertificate };
+  Source source = Source::kToken;
+  // The token's identity, or the certificate subject as gRPC reports it (RFC 2253 order,
+  // e.g. "CN=scheduler,O=Example"). Not a secret: it is logged with each request.
+  std::string name;
+};
+
+// "token:<name>" or "cert:<subject>", the form logs and errors show.
+std::string DescribeCaller(const Caller& caller);
+
+struct Grant {
+  // Exactly one of the two is non-empty: the token identity or the certificate subject the
+  // grant is for (exact, case-sensitive comparison).
+  std::string identity;
+  std::string subject;
+  // Patterns; each list must have a match for the grant to apply. Empty lists match nothing.
+  std::vector<std::string> cells;
+  std::vector<std::string> topics;
+  std::vector<std::string> methods;
+  // Patterns for the exchange a call or cast is published to. Empty (the default): only the
+  // cell's control_exchange, whether the target names it or leaves the exchange empty.
+  // Not applied to fanouts, which always go to "<topic>_fanout" (oslo ignores the target's
+  // exchange for them).
+  std::vector<std::string> exchanges;
+  // Empty means all kinds.
+  std::vector<RequestKind> kinds;
+};
+
+// One request as the policy sees it.
+struct AccessRequest {
+  RequestKind kind = RequestKind::kCall;
+  // The cell the request goes to: Target.cell, or the only cell's name when the target
+  // leaves it empty and exactly one cell is configured.
+  absl::string_view cell;
+  // Target.exchange as sent ("" = the cell's control exchange).
+  absl::string_view exchange;
+  // The control_exchange of `cell`; "" when the cell is not configured.
+  absl::string_view control_exchange;
+  absl::string_view topic;
+  absl::string_view method;
+};
+
+class AccessPolicy {
+ public:
+  AccessPolicy() = default;
+  explicit AccessPolicy(std::vector<Grant> grants) : grants_(std::move(grants)) {}
+
+  // True when some grant of `caller` allows `request`. Thread-safe (const).
+  bool Allows(const Caller& caller, const AccessRequest& request) const;
+
+  const std::vector<Grant>& grants() const { return grants_; }
+
+ private:
+  std::vector<Grant> grants_;
+};
+
+}  // namespace cellgw::gateway
+
+#endif  // CELLGW_GATEWAY_SECURITY_ACCESS_POLICY_H_

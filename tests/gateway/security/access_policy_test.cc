@@ -1,0 +1,175 @@
+#include "gateway/security/access_policy.h"
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace cellgw::gateway {
+namespace {
+
+struct GlobCase {
+  std::string pattern;
+  std::string text;
+  bool matches;
+};
+
+class GlobMatchTest : public ::testing::TestWithParam<GlobCase> {};
+
+TEST_P(GlobMatchTest, MatchesWholeStringWithStarAndQuestionMark) {
+  const GlobCase& c = GetParam();
+  EXPECT_EQ(GlobMatch(c.pattern, c.text), c.matches)
+      << "pattern '" << c.pattern << "' text '" << c.text << "'";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, GlobMatchTest,
+    ::testing::Values(
+        GlobCase{"compute", "compute", true},
+        GlobCase{"compute", "compute2", false},  // whole string, not a prefix
+        GlobCase{"compute", "xcompute", false},  // nor a suffix
+        GlobCase{"compute", "Compute", false},   // case-sensitive
+        GlobCase{"*", "", true},                 // star matches the empty run
+        GlobCase{"*", "anything at all", true}, GlobCase{"", "", true}, GlobCase{"", "x", false},
+        GlobCase{"get_*", "get_", true}, GlobCase{"get_*", "get_instance", true},
+        GlobCase{"get_*", "set_instance", false}, GlobCase{"cell?", "cell1", true},
+        GlobCase{"cell?", "cell", false},  // ? needs exactly one byte
+        GlobCase{"cell?", "cell12", false}, GlobCase{"*_instance", "resize_instance", true},
+        GlobCase{"a*b*c", "abc", true}, GlobCase{"a*b*c", "aXbYbZc", true},  // needs backtracking
+        GlobCase{"a*b*c", "aXbYcZ", false}, GlobCase{"**", "x", true}, GlobCase{"*?", "", false},
+        GlobCase{"[ab]", "a", false},  // no character classes
+        GlobCase{"[ab]", "[ab]", true},
+        GlobCase{"\\*", "\\x", true}));  // no escapes: '\' is literal
+
+TEST(GlobMatch, ManyStarsAgainstALongTextGiveTheRightAnswer) {
+  // The matcher is iterative: a long text cannot exhaust the stack.
+  const std::string text(100000, 'a');
+  EXPECT_FALSE(GlobMatch("*a*a*a*a*a*a*a*a*b", text));
+  EXPECT_TRUE(GlobMatch("*a*a*a*a*a*a*a*a*", text));
+}
+
+Grant SchedulerGrant() {
+  Grant grant;
+  grant.identity = "scheduler";
+  grant.cells = {"cell*"};
+  grant.topics = {"compute"};
+  grant.methods = {"get_*", "resize_instance"};
+  grant.kinds = {RequestKind::kCall, RequestKind::kCast};
+  return grant;
+}
+
+const Caller kScheduler{Caller::Source::kToken, "scheduler"};
+
+AccessRequest Request(RequestKind kind, absl::string_view cell, absl::string_view topic,
+                      absl::string_view method, absl::string_view exchange = "") {
+  AccessRequest request;
+  request.kind = kind;
+  request.cell = cell;
+  request.exchange = exchange;
+  request.control_exchange = "nova";
+  request.topic = topic;
+  request.method = method;
+  return request;
+}
+
+struct PolicyCase {
+  std::string name;
+  AccessRequest request;
+  bool allowed;
+};
+
+TEST(AccessPolicy, AllowsOnlyWhatEveryListOfAGrantMatches) {
+  const AccessPolicy policy({SchedulerGrant()});
+  const std::vector<PolicyCase> cases = {
+      {"call of a granted method", Request(RequestKind::kCall, "cell1", "compute", "get_info"),
+       true},
+      {"cast of an exact method",
+       Request(RequestKind::kCast, "cell2", "compute", "resize_instance"), true},
+      {"method not granted", Request(RequestKind::kCall, "cell1", "compute", "delete_instance"),
+       false},
+      {"topic not granted", Request(RequestKind::kCall, "cell1", "conductor", "get_info"), false},
+      {"cell not granted", Request(RequestKind::kCall, "api", "compute", "get_info"), false},
+      {"kind not granted", Request(RequestKind::kFanout, "cell1", "compute", "get_info"), false},
+      {"control exchange named explicitly",
+       Request(RequestKind::kCall, "cell1", "compute", "get_info", "nova"), true},
+      {"another exchange", Request(RequestKind::kCall, "cell1", "compute", "get_info", "neutron"),
+       false},
+  };
+  for (const PolicyCase& c : cases) {
+    EXPECT_EQ(policy.Allows(kScheduler, c.request), c.allowed) << c.name;
+  }
+}
+
+TEST(AccessPolicy, GrantsApplyOnlyToTheirOwnCaller) {
+  const AccessPolicy policy({SchedulerGrant()});
+  const AccessRequest request = Request(RequestKind::kCall, "cell1", "compute", "get_info");
+  EXPECT_TRUE(policy.Allows(kScheduler, request));
+  EXPECT_FALSE(policy.Allows({Caller::Source::kToken, "conductor"}, request));
+  EXPECT_FALSE(policy.Allows({Caller::Source::kToken, "Scheduler"}, request));
+  // A certificate whose subject spells a token identity gets nothing from its grants.
+  EXPECT_FALSE(policy.Allows({Caller::Source::kCertificate, "scheduler"}, request));
+}
+
+TEST(AccessPolicy, SubjectGrantsApplyToCertificatesOnly) {
+  Grant grant = SchedulerGrant();
+  grant.identity.clear();
+  grant.subject = "CN=scheduler,O=cellgw";
+  const AccessPolicy policy({grant});
+  const AccessRequest request = Request(RequestKind::kCall, "cell1", "compute", "get_info");
+  EXPECT_TRUE(policy.Allows({Caller::Source::kCertificate, "CN=scheduler,O=cellgw"}, request));
+  EXPECT_FALSE(policy.Allows({Caller::Source::kToken, "CN=scheduler,O=cellgw"}, request));
+  EXPECT_FALSE(policy.Allows({Caller::Source::kCertificate, "CN=scheduler,O=other"}, request));
+}
+
+TEST(AccessPolicy, ExchangePatternsReplaceTheControlExchangeDefault) {
+  Grant grant = SchedulerGrant();
+  grant.exchanges = {"neutron"};
+  const AccessPolicy policy({grant});
+  EXPECT_TRUE(policy.Allows(
+      kScheduler, Request(RequestKind::kCall, "cell1", "compute", "get_info", "neutron")));
+  EXPECT_FALSE(
+      policy.Allows(kScheduler, Request(RequestKind::kCall, "cell1", "compute", "get_info")));
+}
+
+TEST(AccessPolicy, FanoutsAreGovernedByTopicNotExchange) {
+  Grant grant = SchedulerGrant();
+  grant.kinds = {RequestKind::kFanout};
+  const AccessPolicy policy({grant});
+  // oslo sends a fanout to "<topic>_fanout" whatever exchange the target names.
+  EXPECT_TRUE(policy.Allows(
+      kScheduler, Request(RequestKind::kFanout, "cell1", "compute", "get_info", "neutron")));
+  EXPECT_FALSE(policy.Allows(
+      kScheduler, Request(RequestKind::kFanout, "cell1", "network", "get_info", "nova")));
+}
+
+TEST(AccessPolicy, KindsDefaultToAllAndGrantsAddUp) {
+  Grant all_kinds = SchedulerGrant();
+  all_kinds.kinds.clear();
+  all_kinds.methods = {"get_info"};
+  Grant fanout = SchedulerGrant();
+  fanout.kinds = {RequestKind::kFanout};
+  fanout.methods = {"refresh"};
+  const AccessPolicy policy({all_kinds, fanout});
+  EXPECT_TRUE(
+      policy.Allows(kScheduler, Request(RequestKind::kFanout, "cell1", "compute", "get_info")));
+  EXPECT_TRUE(
+      policy.Allows(kScheduler, Request(RequestKind::kFanout, "cell1", "compute", "refresh")));
+  EXPECT_FALSE(
+      policy.Allows(kScheduler, Request(RequestKind::kCall, "cell1", "compute", "refresh")));
+}
+
+TEST(AccessPolicy, EmptyPolicyAllowsNothing) {
+  EXPECT_FALSE(
+      AccessPolicy().Allows(kScheduler, Request(RequestKind::kCall, "cell1", "compute", "x")));
+}
+
+TEST(RequestKind, NamesRoundTripAndListCellsIsNotAKind) {
+  for (RequestKind kind : {RequestKind::kCall, RequestKind::kCast, RequestKind::kFanout}) {
+    EXPECT_EQ(ParseRequestKind(RequestKindName(kind)), kind);
+  }
+  EXPECT_FALSE(ParseRequestKind("list_cells").has_value());
+  EXPECT_FALSE(ParseRequestKind("Call").has_value());
+}
+
+}  // namespace
+}  // namespace cellgw::gateway

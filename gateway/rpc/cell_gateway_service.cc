@@ -15,16 +15,24 @@ namespace cellgw::gateway {
 struct CellGatewayService::Request {
   grpc::ServerUnaryReactor* reactor;
   std::string kind;
-  std::string cell;  // metric label: a configured cell or "unknown"
-  std::string topic;
-  std::string method;
+  // The routing cell: Target.cell, or the only cell's name when it is empty. Cut to
+  // kMaxLoggedValueBytes (a longer one is refused by CheckBounds, so a request that gets past
+  // it has its whole name here).
+  std::string cell;
+  std::string topic;   // cut as `cell`, for the log line
+  std::string method;  // likewise
   std::string request_id;
   absl::Time start;
   std::string caller;  // the authenticated caller, "" without an Authorizer
+  ContextPolicy context_policy;  // the grant's context rules, when authorised
   GatewayMetrics::RequestSeries* series = nullptr;
 };
 
 namespace {
+
+// Errors may quote caller-supplied text (each piece already cut short); the whole message is
+// bounded too.
+constexpr size_t kMaxLoggedErrorBytes = 1024;
 
 absl::Time GrpcDeadline(const grpc::CallbackServerContext* context) {
   const auto deadline = context->deadline();
@@ -42,8 +50,12 @@ std::string CallerRequestId(const grpc::CallbackServerContext* context) {
 }  // namespace
 
 CellGatewayService::CellGatewayService(bridge::RpcBridge* bridge, GatewayMetrics* metrics,
-                                       const Authorizer* authorizer)
-    : bridge_(bridge), metrics_(metrics), authorizer_(authorizer) {
+                                       const Authorizer* authorizer,
+                                       CallTimeouts call_timeouts)
+    : bridge_(bridge),
+      metrics_(metrics),
+      authorizer_(authorizer),
+      call_timeouts_(std::move(call_timeouts)) {
   const std::vector<bridge::CellStatus> cells = bridge_->ListCells();
   if (cells.size() == 1) only_cell_ = cells.front().name;
 }
@@ -55,13 +67,14 @@ std::string CellGatewayService::CellLabel(const std::string& cell) const {
 CellGatewayService::Request* CellGatewayService::Begin(grpc::CallbackServerContext* context,
                                                        grpc::ServerUnaryReactor* reactor,
                                                        absl::string_view kind,
-                                                       const v1::Target& target,
+                                                       const v1::Target* target,
                                                        absl::string_view method) {
+  // Only bounded copies of what the caller chose are kept: the log line is written from them.
   auto* request = new Request{reactor,
                               std::string(kind),
-                              CellLabel(target.cell()),
-                              target.topic(),
-                              std::string(method),
+                              CapForLog(CellLabel(target == nullptr ? "" : target->cell())),
+                              CapForLog(target == nullptr ? "" : target->topic()),
+                              CapForLog(method),
                               ChooseRequestId(CallerRequestId(context)),
                               absl::Now()};
   context->AddInitialMetadata(std::string(kRequestIdHeader), request->request_id);
@@ -74,24 +87,49 @@ CellGatewayService::Request* CellGatewayService::Begin(grpc::CallbackServerConte
     End(request, grpc::Status(grpc::StatusCode::UNAVAILABLE, "cellgw is shutting down"));
     return nullptr;
   }
+  if (target != nullptr) {
+    if (absl::Status bounds = CheckBounds(*target, method); !bounds.ok()) {
+      End(request, ToGrpcStatus(bounds));
+      return nullptr;
+    }
+  }
   if (authorizer_ != nullptr) {
-    Authorizer::Decision decision = authorizer_->Check(*context, kind, request->cell,
-                                                       target.exchange(), target.topic(), method);
-    request->caller = std::move(decision.caller);
+    RequestTarget fields;
+    if (target != nullptr) {
+      fields.cell = request->cell;  // whole: CheckBounds passed
+      fields.exchange = target->exchange();
+      fields.topic = target->topic();
+      fields.namespace_ = target->namespace_();
+      fields.server = target->server();
+      fields.method = method;
+    }
+    Authorizer::Decision decision = authorizer_->Check(*context, kind, fields);
+    request->caller = CapForLog(decision.caller);
     if (!decision.status.ok()) {
       End(request, decision.status);
       return nullptr;
     }
+    request->context_policy = std::move(decision.context);
   }
   return request;
+}
+
+ContextEdits CellGatewayService::EditsFor(const Request& request) const {
+  ContextEdits edits;
+  edits.request_id = request.request_id;
+  // Without an Authorizer no grant applies: nothing is denied or set.
+  if (authorizer_ != nullptr) edits.policy = &request.context_policy;
+  return edits;
 }
 
 void CellGatewayService::End(Request* request, const grpc::Status& status) {
   const absl::Duration elapsed = absl::Now() - request->start;
   const absl::string_view code = StatusCodeName(status.error_code());
   if (request->series != nullptr) metrics_->RequestFinished(request->series, code, elapsed);
-  if (LogEnabled(LogLevel::kInfo)) {
-    Log(status.ok() ? LogLevel::kInfo : LogLevel::kWarning, "request finished",
+  // The level first: a failed request is a warning, logged even when info lines are not.
+  const LogLevel level = status.ok() ? LogLevel::kInfo : LogLevel::kWarning;
+  if (LogEnabled(level)) {
+    Log(level, "request finished",
         {{"request_id", request->request_id},
          {"kind", request->kind},
          {"cell", request->cell},
@@ -100,7 +138,8 @@ void CellGatewayService::End(Request* request, const grpc::Status& status) {
          {"caller", request->caller},
          {"duration_seconds", absl::ToDoubleSeconds(elapsed)},
          {"outcome", code},
-         {"error", status.ok() ? std::string() : status.error_message()}});
+         {"error", status.ok() ? std::string()
+                               : CapForLog(status.error_message(), kMaxLoggedErrorBytes)}});
   }
   request->reactor->Finish(status);
   delete request;
@@ -112,14 +151,13 @@ grpc::ServerUnaryReactor* CellGatewayService::Cast(grpc::CallbackServerContext* 
                                                    const v1::CastRequest* request,
                                                    v1::CastResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  Request* r = Begin(context, reactor, "cast", request->target(), request->method());
+  Request* r = Begin(context, reactor, "cast", &request->target(), request->method());
   if (r == nullptr) return reactor;
-  absl::StatusOr<bridge::RpcRequest> validated = ValidateCast(*request);
+  absl::StatusOr<bridge::RpcRequest> validated = ValidateCast(*request, EditsFor(*r));
   if (!validated.ok()) {
     End(r, ToGrpcStatus(validated.status()));
     return reactor;
   }
-  validated->context_json = WithRequestId(validated->context_json, r->request_id);
   bridge_->Cast(*validated, [this, r, response](absl::StatusOr<bridge::SendResult> result) {
     if (!result.ok()) return End(r, ToGrpcStatus(result.status()));
     response->set_unique_id(result->unique_id);
@@ -132,14 +170,13 @@ grpc::ServerUnaryReactor* CellGatewayService::Fanout(grpc::CallbackServerContext
                                                      const v1::FanoutRequest* request,
                                                      v1::FanoutResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  Request* r = Begin(context, reactor, "fanout", request->target(), request->method());
+  Request* r = Begin(context, reactor, "fanout", &request->target(), request->method());
   if (r == nullptr) return reactor;
-  absl::StatusOr<bridge::RpcRequest> validated = ValidateFanout(*request);
+  absl::StatusOr<bridge::RpcRequest> validated = ValidateFanout(*request, EditsFor(*r));
   if (!validated.ok()) {
     End(r, ToGrpcStatus(validated.status()));
     return reactor;
   }
-  validated->context_json = WithRequestId(validated->context_json, r->request_id);
   bridge_->Fanout(*validated, [this, r, response](absl::StatusOr<bridge::SendResult> result) {
     if (!result.ok()) return End(r, ToGrpcStatus(result.status()));
     response->set_unique_id(result->unique_id);
@@ -152,14 +189,15 @@ grpc::ServerUnaryReactor* CellGatewayService::Call(grpc::CallbackServerContext* 
                                                    const v1::CallRequest* request,
                                                    v1::CallResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  Request* r = Begin(context, reactor, "call", request->target(), request->method());
+  Request* r = Begin(context, reactor, "call", &request->target(), request->method());
   if (r == nullptr) return reactor;
-  absl::StatusOr<ValidatedCall> validated = ValidateCall(*request, GrpcDeadline(context));
+  absl::StatusOr<ValidatedCall> validated =
+      ValidateCall(*request, GrpcDeadline(context), EditsFor(*r));
   if (!validated.ok()) {
     End(r, ToGrpcStatus(validated.status()));
     return reactor;
   }
-  validated->request.context_json = WithRequestId(validated->request.context_json, r->request_id);
+  validated->options.timeout = call_timeouts_.For(r->cell, validated->options.timeout);
   bridge_->Call(validated->request, validated->options,
                 [this, r, response](absl::StatusOr<bridge::CallResult> result) {
                   if (!result.ok()) return End(r, ToGrpcStatus(result.status()));
@@ -177,7 +215,7 @@ grpc::ServerUnaryReactor* CellGatewayService::ListCells(grpc::CallbackServerCont
                                                         const v1::ListCellsRequest* request,
                                                         v1::ListCellsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  Request* r = Begin(context, reactor, "list_cells", v1::Target(), "");
+  Request* r = Begin(context, reactor, "list_cells", nullptr, "");
   if (r == nullptr) return reactor;
   for (const bridge::CellStatus& cell : bridge_->ListCells()) {
     v1::CellInfo* info = response->add_cells();

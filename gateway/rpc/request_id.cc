@@ -3,7 +3,6 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
-#include "common/json_text.h"
 
 namespace cellgw::gateway {
 
@@ -14,24 +13,6 @@ std::string ChooseRequestId(absl::string_view from_caller) {
   }
   if (usable) return std::string(from_caller);
   return absl::StrCat("req-", NewUuidDashed());
-}
-
-std::string WithRequestId(const std::string& context_json, absl::string_view request_id) {
-  std::string quoted;
-  if (!json::AppendQuoted(request_id, &quoted).ok()) return context_json;
-  if (absl::StripAsciiWhitespace(context_json).empty()) {
-    return absl::StrCat("{\"request_id\": ", quoted, "}");
-  }
-  absl::StatusOr<std::vector<json::Member>> members =
-      json::ObjectMembers(context_json);
-  if (!members.ok()) return context_json;
-  for (const auto& member : *members) {
-    if (member.key == "request_id") return context_json;
-  }
-  // Splice before the closing brace; the caller's members stay byte for byte as sent.
-  const size_t close = context_json.find_last_of('}');
-  return absl::StrCat(context_json.substr(0, close), members->empty() ? "" : ", ",
-                      "\"request_id\": ", quoted, context_json.substr(close));
 }
 
 }  // namespace cellgw::gateway

@@ -5,13 +5,6 @@
 namespace cellgw::gateway {
 namespace {
 
-bool AnyMatches(const std::vector<std::string>& patterns, absl::string_view text) {
-  for (const std::string& pattern : patterns) {
-    if (GlobMatch(pattern, text)) return true;
-  }
-  return false;
-}
-
 bool NamesCaller(const Grant& grant, const Caller& caller) {
   switch (caller.source) {
     case Caller::Source::kToken:
@@ -33,7 +26,24 @@ bool AllowsExchange(const Grant& grant, const AccessRequest& request) {
     // allowing it here only lets that better error through.
     return effective == request.control_exchange;
   }
-  return AnyMatches(grant.exchanges, effective);
+  return AnyGlobMatches(grant.exchanges, effective);
+}
+
+// An absent list allows any value; see Grant.
+bool AllowsOptional(const std::vector<std::string>& patterns, absl::string_view value) {
+  return patterns.empty() || AnyGlobMatches(patterns, value);
+}
+
+bool AllowsServer(const Grant& grant, const AccessRequest& request) {
+  if (grant.servers.empty()) return true;
+  if (request.kind == RequestKind::kFanout) {
+    // Every server of the topic receives a fanout: only "any server" covers it.
+    for (const std::string& pattern : grant.servers) {
+      if (pattern == "*") return true;
+    }
+    return false;
+  }
+  return AnyGlobMatches(grant.servers, request.server);
 }
 
 bool AllowsKind(const Grant& grant, RequestKind kind) {
@@ -65,45 +75,21 @@ std::optional<RequestKind> ParseRequestKind(absl::string_view name) {
   return std::nullopt;
 }
 
-// The classic greedy matcher: on a mismatch after a '*', that star absorbs one more byte and
-// matching resumes behind it. Only the most recent star needs revisiting, because any match
-// an earlier star could enable is also reachable by extending the later one.
-bool GlobMatch(absl::string_view pattern, absl::string_view text) {
-  size_t p = 0;
-  size_t t = 0;
-  size_t star = absl::string_view::npos;  // position of the last '*' seen in `pattern`
-  size_t star_text = 0;                   // where in `text` that star's run ends for now
-  while (t < text.size()) {
-    if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      star_text = t;
-    } else if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
-      ++p;
-      ++t;
-    } else if (star != absl::string_view::npos) {
-      p = star + 1;
-      t = ++star_text;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
-}
-
 std::string DescribeCaller(const Caller& caller) {
   return absl::StrCat(caller.source == Caller::Source::kToken ? "token:" : "cert:", caller.name);
 }
 
-bool AccessPolicy::Allows(const Caller& caller, const AccessRequest& request) const {
+const Grant* AccessPolicy::Find(const Caller& caller, const AccessRequest& request) const {
   for (const Grant& grant : grants_) {
     if (NamesCaller(grant, caller) && AllowsKind(grant, request.kind) &&
-        AnyMatches(grant.cells, request.cell) && AllowsExchange(grant, request) &&
-        AnyMatches(grant.topics, request.topic) && AnyMatches(grant.methods, request.method)) {
-      return true;
+        AnyGlobMatches(grant.cells, request.cell) && AllowsExchange(grant, request) &&
+        AnyGlobMatches(grant.topics, request.topic) &&
+        AnyGlobMatches(grant.methods, request.method) && AllowsServer(grant, request) &&
+        AllowsOptional(grant.namespaces, request.namespace_)) {
+      return &grant;
     }
   }
-  return false;
+  return nullptr;
 }
 
 }  // namespace cellgw::gateway

@@ -30,6 +30,7 @@
 #include "common/status_macros.h"
 #include "bridge/transport_url.h"
 #include "bridge/version.h"
+#include "gateway/config/listen_address.h"
 #include "gateway/config/security_config.h"
 #include "gateway/config/tls_files.h"
 #include "gateway/config/yaml_values.h"
@@ -56,6 +57,10 @@ constexpr double kMinRpcResponseTimeoutSeconds = 0.001;
 constexpr double kMaxShutdownGraceSeconds = 86400;
 // connection.tune carries the heartbeat as an unsigned 16-bit number of seconds.
 constexpr int64_t kMaxHeartbeatSeconds = 65535;
+constexpr int64_t kMaxConcurrentStreams = 1000000;
+// gRPC takes keepalive times as int milliseconds.
+constexpr double kMaxKeepaliveSeconds = 2147483;
+constexpr double kMaxMinPingIntervalSeconds = 86400;
 
 using yaml::Child;
 using yaml::DisplayKey;
@@ -95,10 +100,18 @@ absl::StatusOr<int64_t> ReadInteger(const YAML::Node& node, absl::string_view pa
   return ParseInteger(text, path, min, max);
 }
 
+// A bound in a message as an operator would write it: 2147483, not StrCat's 2.14748e+06.
+std::string FormatBound(double value) {
+  if (value == std::floor(value) && std::fabs(value) < 1e15) {
+    return absl::StrCat(static_cast<int64_t>(value));
+  }
+  return absl::StrCat(value);
+}
+
 absl::StatusOr<absl::Duration> ParseSeconds(absl::string_view text, absl::string_view path,
                                             double min, double max) {
-  const std::string range =
-      absl::StrCat("must be a number of seconds from ", min, " to ", max);
+  const std::string range = absl::StrCat("must be a number of seconds from ", FormatBound(min),
+                                         " to ", FormatBound(max));
   double seconds = 0;
   // Decimal notation only: SimpleAtod alone would also take hex, "inf" and "nan".
   const bool decimal = !text.empty() &&
@@ -233,6 +246,7 @@ std::string EnvironmentName(absl::string_view cell_name) {
 // and parsed.
 struct CellDraft {
   bridge::CellOptions options;  // everything but transport_url
+  std::optional<absl::Duration> max_call_timeout;  // unset: rpc_response_timeout
   std::string path;             // "cells[<i>]"
   // Where the URL comes from: written out, or in a file. `source` is what errors about it
   // start with ("cells[0].transport_url", "CELLGW_CELL_CELL1_TRANSPORT_URL_FILE").
@@ -245,6 +259,9 @@ struct CellDraft {
 struct ConfigDraft {
   GatewayConfig config;  // cells still empty
   std::vector<CellDraft> cells;
+  // Whether these values came from CELLGW_LISTEN / CELLGW_HEALTH_LISTEN (errors name them).
+  bool listen_from_environment = false;
+  bool health_listen_from_environment = false;
 };
 
 absl::StatusOr<CellDraft> ParseCell(const YAML::Node& node, const std::string& path) {
@@ -252,7 +269,8 @@ absl::StatusOr<CellDraft> ParseCell(const YAML::Node& node, const std::string& p
       auto entries,
       MapEntries(node, path, "cell settings",
                  {"name", "transport_url", "transport_url_file", "control_exchange",
-                  "upgrade_levels", "version_aliases", "rpc_response_timeout", "connections",
+                  "upgrade_levels", "version_aliases", "rpc_response_timeout",
+                  "max_call_timeout", "connections",
                   "amqp_durable_queues", "amqp_auto_delete", "rabbit_quorum_queue",
                   "heartbeat_timeout_threshold", "max_in_flight", "max_message_bytes", "ssl",
                   "ssl_ca_file", "ssl_cert_file", "ssl_key_file"}));
@@ -295,6 +313,10 @@ absl::StatusOr<CellDraft> ParseCell(const YAML::Node& node, const std::string& p
       CELLGW_ASSIGN_OR_RETURN(cell.rpc_response_timeout,
                               ReadSeconds(value, key_path, kMinRpcResponseTimeoutSeconds,
                                           kMaxRpcResponseTimeoutSeconds));
+    } else if (key == "max_call_timeout") {
+      CELLGW_ASSIGN_OR_RETURN(draft.max_call_timeout,
+                              ReadSeconds(value, key_path, kMinRpcResponseTimeoutSeconds,
+                                          kMaxRpcResponseTimeoutSeconds));
     } else if (key == "connections") {
       CELLGW_ASSIGN_OR_RETURN(int64_t connections,
                               ReadInteger(value, key_path, 1, kMaxConnections));
@@ -321,6 +343,14 @@ absl::StatusOr<CellDraft> ParseCell(const YAML::Node& node, const std::string& p
     }
   }
   if (!has_name) return Error(Child(path, "name"), "required key is missing");
+  if (draft.max_call_timeout.has_value() &&
+      *draft.max_call_timeout < cell.rpc_response_timeout) {
+    return Error(Child(path, "max_call_timeout"),
+                 absl::StrCat("is less than rpc_response_timeout (",
+                              absl::FormatDuration(cell.rpc_response_timeout),
+                              "); calls without a timeout wait rpc_response_timeout, so the "
+                              "limit must be at least that"));
+  }
 
   // Errors from version.h start with their own field name ("upgrade_levels.compute: ...");
   // the cell's path goes in front.
@@ -332,6 +362,29 @@ absl::StatusOr<CellDraft> ParseCell(const YAML::Node& node, const std::string& p
   return draft;
 }
 
+absl::StatusOr<KeepaliveConfig> ParseKeepalive(const YAML::Node& node, absl::string_view path) {
+  CELLGW_ASSIGN_OR_RETURN(
+      auto entries, MapEntries(node, path, "keepalive settings",
+                               {"min_ping_interval", "permit_without_calls", "time", "timeout"},
+                               yaml::UnknownKeyMessage::kListAllowed));
+  KeepaliveConfig keepalive;
+  for (const auto& [key, value] : entries) {
+    const std::string key_path = Child(path, key);
+    if (key == "min_ping_interval") {
+      CELLGW_ASSIGN_OR_RETURN(keepalive.min_ping_interval,
+                              ReadSeconds(value, key_path, 1, kMaxMinPingIntervalSeconds));
+    } else if (key == "permit_without_calls") {
+      CELLGW_ASSIGN_OR_RETURN(keepalive.permit_without_calls, ReadBool(value, key_path));
+    } else if (key == "time") {
+      CELLGW_ASSIGN_OR_RETURN(keepalive.time, ReadSeconds(value, key_path, 1, kMaxKeepaliveSeconds));
+    } else if (key == "timeout") {
+      CELLGW_ASSIGN_OR_RETURN(keepalive.timeout,
+                              ReadSeconds(value, key_path, 1, kMaxKeepaliveSeconds));
+    }
+  }
+  return keepalive;
+}
+
 absl::StatusOr<ConfigDraft> ParseRoot(const YAML::Node& root) {
   ConfigDraft draft;
   GatewayConfig& config = draft.config;
@@ -340,7 +393,8 @@ absl::StatusOr<ConfigDraft> ParseRoot(const YAML::Node& root) {
       auto entries,
       MapEntries(root, "", "settings",
                  {"listen", "metrics_listen", "log_level", "shutdown_grace_period", "cells",
-                  "security"}));
+                  "security", "health_listen", "allow_insecure", "max_concurrent_streams",
+                  "keepalive"}));
 
   bool has_cells = false;
   for (const auto& [key, value] : entries) {
@@ -358,6 +412,16 @@ absl::StatusOr<ConfigDraft> ParseRoot(const YAML::Node& root) {
                               ReadSeconds(value, key, 0, kMaxShutdownGraceSeconds));
     } else if (key == "security") {
       CELLGW_ASSIGN_OR_RETURN(config.security, ParseSecurityConfig(value, key));
+    } else if (key == "health_listen") {
+      CELLGW_ASSIGN_OR_RETURN(config.health_listen, ReadString(value, key));
+      CELLGW_RETURN_IF_ERROR(CheckMetricsListen(config.health_listen, key));
+    } else if (key == "allow_insecure") {
+      CELLGW_ASSIGN_OR_RETURN(config.allow_insecure, ReadBool(value, key));
+    } else if (key == "max_concurrent_streams") {
+      CELLGW_ASSIGN_OR_RETURN(int64_t streams, ReadInteger(value, key, 1, kMaxConcurrentStreams));
+      config.max_concurrent_streams = static_cast<int>(streams);
+    } else if (key == "keepalive") {
+      CELLGW_ASSIGN_OR_RETURN(config.keepalive, ParseKeepalive(value, key));
     } else if (key == "cells") {
       has_cells = true;
       if (!value.IsSequence() || value.size() == 0) {
@@ -408,6 +472,7 @@ constexpr char kListenVariable[] = "CELLGW_LISTEN";
 constexpr char kMetricsListenVariable[] = "CELLGW_METRICS_LISTEN";
 constexpr char kLogLevelVariable[] = "CELLGW_LOG_LEVEL";
 constexpr char kShutdownGracePeriodVariable[] = "CELLGW_SHUTDOWN_GRACE_PERIOD";
+constexpr char kHealthListenVariable[] = "CELLGW_HEALTH_LISTEN";
 constexpr absl::string_view kCellVariablePrefix = "CELLGW_CELL_";
 constexpr absl::string_view kTransportUrlSuffix = "_TRANSPORT_URL";
 constexpr absl::string_view kTransportUrlFileSuffix = "_TRANSPORT_URL_FILE";
@@ -431,6 +496,12 @@ absl::Status ApplyEnvironment(const Getenv& getenv, ConfigDraft& draft) {
                             ParseSeconds(value, kShutdownGracePeriodVariable, 0,
                                          kMaxShutdownGraceSeconds));
   }
+  if (const char* value = getenv(kHealthListenVariable); value != nullptr) {
+    CELLGW_RETURN_IF_ERROR(CheckMetricsListen(value, kHealthListenVariable));
+    config.health_listen = value;
+    draft.health_listen_from_environment = true;
+  }
+  if (getenv(kListenVariable) != nullptr) draft.listen_from_environment = true;
 
   // Distinct names can share a variable name ("cell-1", "cell_1"); such a variable cannot
   // say which cell it means, so it is refused rather than applied to both.
@@ -530,10 +601,38 @@ absl::StatusOr<bridge::CellOptions> ResolveCell(const CellDraft& draft,
   return cell;
 }
 
+// The safe default: a gateway reachable from other hosts needs security, or an explicit
+// allow_insecure. The health listener serves health only, so it is not judged here; but it
+// must not take the gRPC port.
+absl::Status CheckExposure(const ConfigDraft& draft, absl::string_view yaml_prefix) {
+  const GatewayConfig& config = draft.config;
+  const std::string listen_path =
+      draft.listen_from_environment ? kListenVariable : absl::StrCat(yaml_prefix, "listen");
+  if (!config.health_listen.empty() && config.health_listen == config.listen) {
+    return Error(draft.health_listen_from_environment
+                     ? std::string(kHealthListenVariable)
+                     : absl::StrCat(yaml_prefix, "health_listen"),
+                 "must differ from listen (the health listener serves health only)");
+  }
+  if (config.allow_insecure || config.security.enabled || IsLoopbackListen(config.listen)) {
+    return absl::OkStatus();
+  }
+  return Error(listen_path,
+               absl::StrCat("\"", DisplayKey(config.listen),
+                            "\" can be reached from other hosts, and there is no security: "
+                            "section, so anyone who can connect could call every cell. "
+                            "Configure security (tls and tokens_file, or mutual TLS), listen "
+                            "on loopback (127.0.0.1, [::1], localhost) or a unix: socket, or "
+                            "set allow_insecure: true to accept this on a trusted network"));
+}
+
 absl::StatusOr<GatewayConfig> Resolve(ConfigDraft draft, absl::string_view yaml_prefix) {
+  CELLGW_RETURN_IF_ERROR(CheckExposure(draft, yaml_prefix));
   GatewayConfig config = std::move(draft.config);
   for (const CellDraft& cell : draft.cells) {
     CELLGW_ASSIGN_OR_RETURN(bridge::CellOptions options, ResolveCell(cell, yaml_prefix));
+    config.max_call_timeouts[options.name] =
+        cell.max_call_timeout.value_or(options.rpc_response_timeout);
     config.cells.push_back(std::move(options));
   }
   return config;

@@ -6,15 +6,45 @@
 #include <grpcpp/server_builder.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "gateway/grpc_server_options.h"
 #include "gateway/observability/json_log.h"
+#include "gateway/rpc/call_timeouts.h"
 #include "gateway/security/server_credentials.h"
 
 namespace cellgw::gateway {
+namespace {
+
+// Adds server reflection to one ServerBuilder. gRPC's InitProtoReflectionServerBuilderPlugin()
+// would add it to every server the process builds, the health listener included, which must
+// serve health only.
+class ReflectionOption : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    plugins->push_back(std::make_unique<grpc::reflection::ProtoServerReflectionPlugin>());
+  }
+};
+
+CallTimeouts CallTimeoutsFor(const GatewayConfig& config) {
+  std::map<std::string, CallTimeouts::Cell, std::less<>> cells;
+  for (const bridge::CellOptions& cell : config.cells) {
+    auto it = config.max_call_timeouts.find(cell.name);
+    cells[cell.name] = {cell.rpc_response_timeout, it == config.max_call_timeouts.end()
+                                                       ? cell.rpc_response_timeout
+                                                       : it->second};
+  }
+  return CallTimeouts(std::move(cells));
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(const GatewayConfig& config) {
   return Start(config, config.security);
@@ -41,23 +71,40 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     server->authorizer_ = std::make_unique<Authorizer>(security, std::move(control_exchanges));
   }
   server->service_ = std::make_unique<CellGatewayService>(
-      server->bridge_.get(), server->metrics_.get(), server->authorizer_.get());
+      server->bridge_.get(), server->metrics_.get(), server->authorizer_.get(),
+      CallTimeoutsFor(config));
 
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen, MakeServerCredentials(security), &server->port_);
+  ApplyServerOptions(ServerOptionsFor(config), builder);
+  builder.SetOption(std::make_unique<ReflectionOption>());
   builder.RegisterService(server->service_.get());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("listen: cannot serve gRPC on '", config.listen, "'"));
   }
-  server->health_->Attach(server->server_->GetHealthCheckService(), server->bridge_.get());
+  std::vector<grpc::HealthCheckServiceInterface*> health = {
+      server->server_->GetHealthCheckService()};
+  if (!config.health_listen.empty()) {
+    // Only the default health service: nothing else is registered, and reflection is added
+    // per builder (above), never globally.
+    grpc::ServerBuilder health_builder;
+    health_builder.AddListeningPort(config.health_listen, grpc::InsecureServerCredentials(),
+                                    &server->health_port_);
+    server->health_server_ = health_builder.BuildAndStart();
+    if (server->health_server_ == nullptr || server->health_port_ == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("health_listen: cannot serve gRPC on '", config.health_listen, "'"));
+    }
+    health.push_back(server->health_server_->GetHealthCheckService());
+  }
+  server->health_->Attach(std::move(health), server->bridge_.get());
   server->bridge_->Start();
   Log(LogLevel::kInfo, "cellgw serving",
       {{"listen", config.listen}, {"port", server->port_},
-       {"metrics_port", server->metrics_port()},
+       {"metrics_port", server->metrics_port()}, {"health_port", server->health_port_},
        {"transport_security", DescribeTransportSecurity(security)},
        {"authentication", security.authenticates() ? "on" : "off"},
        {"policy_grants", static_cast<int64_t>(security.policy.size())}});
@@ -101,6 +148,11 @@ bool GatewayServer::Shutdown(absl::Duration grace) {
   bridge_->Stop();
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   server_->Wait();
+  if (health_server_ != nullptr) {
+    // Health watchers see NOT_SERVING (above) until their stream ends here.
+    health_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    health_server_->Wait();
+  }
   Log(LogLevel::kInfo, "stopped", {});
   return drained;
 }

@@ -4,6 +4,13 @@
 //
 // Security (gateway/config/security_config.h): the gRPC port serves plaintext, TLS or mutual TLS
 // as configured, and when callers are authenticated every RPC passes the Authorizer first.
+// Its limits (largest request, concurrent streams, keepalive) come from the config
+// (gateway/grpc_server_options.h); each call's timeout is bounded per cell
+// (gateway/rpc/call_timeouts.h).
+//
+// With `health_listen`, a second, plaintext gRPC server on that address serves
+// grpc.health.v1 and nothing else (no CellGateway, no reflection), with the same entries as
+// the gRPC port: for probes that cannot do TLS or send tokens.
 //
 // Shutdown order (Shutdown()): health goes NOT_SERVING and new RPCs are refused with
 // UNAVAILABLE; requests in flight get up to the grace period to finish; then the gRPC server
@@ -41,9 +48,11 @@ class GatewayServer {
                                                               const SecurityConfig& security);
   ~GatewayServer();  // Shutdown(zero grace) if still running
 
-  // The bound gRPC port (useful with listen port 0) and metrics port (0 when off).
+  // The bound gRPC port (useful with listen port 0), metrics port and health port (0 when
+  // off).
   int port() const { return port_; }
   int metrics_port() const;
+  int health_port() const { return health_port_; }
 
   // Waits until every cell's first connection attempt finished, or `timeout`. True when all
   // cells are connected.
@@ -65,7 +74,9 @@ class GatewayServer {
   std::unique_ptr<Authorizer> authorizer_;  // null without authentication; outlives service_
   std::unique_ptr<CellGatewayService> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<grpc::Server> health_server_;  // null without health_listen
   int port_ = 0;
+  int health_port_ = 0;
   bool stopped_ = false;
 };
 

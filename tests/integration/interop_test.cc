@@ -52,9 +52,12 @@ class InteropTest : public ::testing::Test {
     capped.version_aliases["grizzly"] = "1.1";
     bridge::CellOptions small = Cell("small", node_->Url("/"), "nova");
     small.max_in_flight = 3;
+    // max_call_timeout defaults to rpc_response_timeout: no call to it outlives 1 s.
+    bridge::CellOptions short_calls = Cell("short", node_->Url("/"), "nova");
+    short_calls.rpc_response_timeout = absl::Seconds(1);
     auto gateway = StartGateway({Cell("cell1", node_->Url("/"), "nova"), capped, small,
                                  Cell("cell_a", node_->Url("cell_a"), "nova"),
-                                 Cell("cell_b", node_->Url("cell_b"), "nova")});
+                                 Cell("cell_b", node_->Url("cell_b"), "nova"), short_calls});
     ASSERT_TRUE(gateway.ok()) << gateway.status();
     gateway_ = new RunningGateway(*std::move(gateway));
   }
@@ -429,6 +432,25 @@ TEST_F(InteropTest, GrpcDeadlineEndsTheCallWhenItIsEarlierThanTheTimeout) {
   EXPECT_LT(elapsed, absl::Milliseconds(1300));
 }
 
+TEST_F(InteropTest, ATimeoutOverMaxCallTimeoutIsCutToIt) {
+  // Asking for 30 s does not lengthen the call beyond the cell's bound (1 s): the 4 s
+  // method's reply would come too late.
+  v1::CallRequest request;
+  *request.mutable_target() = Target("short");
+  request.mutable_target()->set_server("host3");
+  request.set_method("slow");
+  request.set_args_json(R"({"seconds": 4})");
+  request.mutable_timeout()->set_seconds(30);
+  v1::CallResponse response;
+  const absl::Time start = absl::Now();
+  grpc::Status status =
+      gateway_->client->Call(request, &response, absl::Now() + absl::Seconds(20));
+  const absl::Duration elapsed = absl::Now() - start;
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << status.error_message();
+  EXPECT_GE(elapsed, absl::Seconds(1));
+  EXPECT_LT(elapsed, absl::Milliseconds(2500));
+}
+
 TEST_F(InteropTest, CallMonitorHeartbeatsKeepALongCallAliveBeyondTheMonitorTimeout) {
   // oslo's server sends a heartbeat every _timeout/2 seconds while the method runs; without
   // them the 2 s monitor would end this 3 s call.
@@ -582,7 +604,7 @@ TEST_F(InteropTest, RequestsBeyondMaxInFlightAreRefusedAtOnceAndTheOthersComplet
 TEST_F(InteropTest, ListCellsShowsEveryCellConnectedWithoutPasswords) {
   v1::ListCellsResponse response;
   ASSERT_TRUE(gateway_->client->ListCells(&response).ok());
-  ASSERT_EQ(response.cells_size(), 5);
+  ASSERT_EQ(response.cells_size(), 6);
   for (const auto& cell : response.cells()) {
     EXPECT_TRUE(cell.connected()) << cell.name();
     EXPECT_EQ(cell.control_exchange(), "nova");

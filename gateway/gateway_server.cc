@@ -1,10 +1,12 @@
 #include "gateway/gateway_server.h"
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -22,14 +24,45 @@
 namespace cellgw::gateway {
 namespace {
 
-// Adds server reflection to one ServerBuilder. gRPC's InitProtoReflectionServerBuilderPlugin()
-// would add it to every server the process builds, the health listener included, which must
-// serve health only.
+// Server reflection on one ServerBuilder, or not. Linking gRPC's reflection library
+// registers its plugin for every server the process builds (a static initializer calls
+// InitProtoReflectionServerBuilderPlugin()), the health listener included, which must serve
+// health only; and registering it again would be a duplicate. So each builder says: exactly
+// one reflection plugin, or none.
 class ReflectionOption : public grpc::ServerBuilderOption {
  public:
+  explicit ReflectionOption(bool enabled) : enabled_(enabled) {}
   void UpdateArguments(grpc::ChannelArguments*) override {}
   void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
-    plugins->push_back(std::make_unique<grpc::reflection::ProtoServerReflectionPlugin>());
+    const std::string name = grpc::reflection::ProtoServerReflectionPlugin().name();
+    plugins->erase(std::remove_if(plugins->begin(), plugins->end(),
+                                  [&](const auto& plugin) { return plugin->name() == name; }),
+                   plugins->end());
+    if (enabled_) {
+      plugins->push_back(std::make_unique<grpc::reflection::ProtoServerReflectionPlugin>());
+    }
+  }
+
+ private:
+  const bool enabled_;
+};
+
+// Everything on the health listener but grpc.health.v1 (which gRPC registers itself, and
+// which wins over a generic service): refused, saying where the API is. Also what lets gRPC
+// build a server whose only real service it adds at start.
+class HealthOnlyService : public grpc::CallbackGenericService {
+ public:
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext*) override {
+    class Refusal : public grpc::ServerGenericBidiReactor {
+     public:
+      Refusal() {
+        Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                            "the health listener serves grpc.health.v1 only; the API is on "
+                            "the gRPC port (listen)"));
+      }
+      void OnDone() override { delete this; }
+    };
+    return new Refusal;
   }
 };
 
@@ -78,7 +111,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen, MakeServerCredentials(security), &server->port_);
   ApplyServerOptions(ServerOptionsFor(config), builder);
-  builder.SetOption(std::make_unique<ReflectionOption>());
+  builder.SetOption(std::make_unique<ReflectionOption>(true));
   builder.RegisterService(server->service_.get());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
@@ -88,11 +121,13 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   std::vector<grpc::HealthCheckServiceInterface*> health = {
       server->server_->GetHealthCheckService()};
   if (!config.health_listen.empty()) {
-    // Only the default health service: nothing else is registered, and reflection is added
-    // per builder (above), never globally.
+    // Only the default health service: nothing else is registered, and no reflection.
     grpc::ServerBuilder health_builder;
     health_builder.AddListeningPort(config.health_listen, grpc::InsecureServerCredentials(),
                                     &server->health_port_);
+    health_builder.SetOption(std::make_unique<ReflectionOption>(false));
+    server->health_only_ = std::make_unique<HealthOnlyService>();
+    health_builder.RegisterCallbackGenericService(server->health_only_.get());
     server->health_server_ = health_builder.BuildAndStart();
     if (server->health_server_ == nullptr || server->health_port_ == 0) {
       return absl::InvalidArgumentError(
@@ -146,11 +181,13 @@ bool GatewayServer::Shutdown(absl::Duration grace) {
   // Requests still in flight are ended by the bridge (UNAVAILABLE) before the server waits
   // for its reactors, so the server's shutdown cannot hang on them.
   bridge_->Stop();
-  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  // One deadline for both servers, so the health listener adds no wait of its own.
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(5);
+  server_->Shutdown(deadline);
   server_->Wait();
   if (health_server_ != nullptr) {
     // Health watchers see NOT_SERVING (above) until their stream ends here.
-    health_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    health_server_->Shutdown(deadline);
     health_server_->Wait();
   }
   Log(LogLevel::kInfo, "stopped", {});

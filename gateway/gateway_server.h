@@ -18,6 +18,7 @@
 #ifndef CELLGW_GATEWAY_GATEWAY_SERVER_H_
 #define CELLGW_GATEWAY_GATEWAY_SERVER_H_
 
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/server.h>
 
 #include <memory>
@@ -74,6 +75,7 @@ class GatewayServer {
   std::unique_ptr<Authorizer> authorizer_;  // null without authentication; outlives service_
   std::unique_ptr<CellGatewayService> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<grpc::CallbackGenericService> health_only_;  // refuses all but health
   std::unique_ptr<grpc::Server> health_server_;  // null without health_listen
   int port_ = 0;
   int health_port_ = 0;

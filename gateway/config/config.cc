@@ -608,7 +608,9 @@ absl::Status CheckExposure(const ConfigDraft& draft, absl::string_view yaml_pref
   const GatewayConfig& config = draft.config;
   const std::string listen_path =
       draft.listen_from_environment ? kListenVariable : absl::StrCat(yaml_prefix, "listen");
-  if (!config.health_listen.empty() && config.health_listen == config.listen) {
+  // Port 0 asks for any free port: the two then get different ones.
+  if (!config.health_listen.empty() && config.health_listen == config.listen &&
+      !absl::EndsWith(config.listen, ":0")) {
     return Error(draft.health_listen_from_environment
                      ? std::string(kHealthListenVariable)
                      : absl::StrCat(yaml_prefix, "health_listen"),

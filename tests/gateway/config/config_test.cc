@@ -743,6 +743,12 @@ TEST(SafeByDefaultTest, TokensOrTlsMakeAReachableListenerAcceptable) {
   EXPECT_TRUE(config.ok()) << config.status();
 }
 
+TEST(ParseConfigTest, HealthListenMayAskForAnyFreePortAsListenDoes) {
+  absl::StatusOr<GatewayConfig> config = ParseConfig(
+      absl::StrCat("listen: 127.0.0.1:0\nhealth_listen: 127.0.0.1:0\n", CellConfig("")));
+  EXPECT_TRUE(config.ok()) << config.status();
+}
+
 TEST(SafeByDefaultTest, TheHealthListenerIsNotJudgedItServesHealthOnly) {
   absl::StatusOr<GatewayConfig> config =
       ParseConfig(absl::StrCat("health_listen: 0.0.0.0:8081\n", CellConfig("")));

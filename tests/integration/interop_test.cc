@@ -101,6 +101,17 @@ class InteropTest : public ::testing::Test {
     return gateway_->client->Call(request, response, absl::Now() + absl::Seconds(30));
   }
 
+  // A call of the test server's slow(seconds) method on `server` of `cell`.
+  static v1::CallRequest SlowCall(const std::string& cell, const std::string& server,
+                                  int seconds) {
+    v1::CallRequest request;
+    *request.mutable_target() = Target(cell);
+    request.mutable_target()->set_server(server);
+    request.set_method("slow");
+    request.set_args_json(absl::StrCat(R"({"seconds": )", seconds, "}"));
+    return request;
+  }
+
   // Blocks until `server` printed an event line containing `needle`.
   static absl::StatusOr<std::string> AwaitLine(const std::string& server,
                                                const std::string& needle) {
@@ -401,11 +412,7 @@ TEST_F(InteropTest, VersionOverTheCapIsRefusedAndNothingIsSent) {
 }
 
 TEST_F(InteropTest, CallNobodyAnswersEndsWithDeadlineExceededAtItsTimeout) {
-  v1::CallRequest request;
-  *request.mutable_target() = Target();
-  request.mutable_target()->set_server("host1");
-  request.set_method("slow");
-  request.set_args_json(R"({"seconds": 4})");
+  v1::CallRequest request = SlowCall("cell1", "host1", 4);
   request.mutable_timeout()->set_seconds(1);
   v1::CallResponse response;
   const absl::Time start = absl::Now();
@@ -417,11 +424,7 @@ TEST_F(InteropTest, CallNobodyAnswersEndsWithDeadlineExceededAtItsTimeout) {
 }
 
 TEST_F(InteropTest, GrpcDeadlineEndsTheCallWhenItIsEarlierThanTheTimeout) {
-  v1::CallRequest request;
-  *request.mutable_target() = Target();
-  request.mutable_target()->set_server("host2");
-  request.set_method("slow");
-  request.set_args_json(R"({"seconds": 4})");
+  v1::CallRequest request = SlowCall("cell1", "host2", 4);
   request.mutable_timeout()->set_seconds(30);
   v1::CallResponse response;
   const absl::Time start = absl::Now();
@@ -435,11 +438,7 @@ TEST_F(InteropTest, GrpcDeadlineEndsTheCallWhenItIsEarlierThanTheTimeout) {
 TEST_F(InteropTest, ATimeoutOverMaxCallTimeoutIsCutToIt) {
   // Asking for 30 s does not lengthen the call beyond the cell's bound (1 s): the 4 s
   // method's reply would come too late.
-  v1::CallRequest request;
-  *request.mutable_target() = Target("short");
-  request.mutable_target()->set_server("host3");
-  request.set_method("slow");
-  request.set_args_json(R"({"seconds": 4})");
+  v1::CallRequest request = SlowCall("short", "host3", 4);
   request.mutable_timeout()->set_seconds(30);
   v1::CallResponse response;
   const absl::Time start = absl::Now();
@@ -454,11 +453,7 @@ TEST_F(InteropTest, ATimeoutOverMaxCallTimeoutIsCutToIt) {
 TEST_F(InteropTest, CallMonitorHeartbeatsKeepALongCallAliveBeyondTheMonitorTimeout) {
   // oslo's server sends a heartbeat every _timeout/2 seconds while the method runs; without
   // them the 2 s monitor would end this 3 s call.
-  v1::CallRequest request;
-  *request.mutable_target() = Target();
-  request.mutable_target()->set_server("host3");
-  request.set_method("slow");
-  request.set_args_json(R"({"seconds": 3})");
+  v1::CallRequest request = SlowCall("cell1", "host3", 3);
   request.mutable_call_monitor_timeout()->set_seconds(2);
   v1::CallResponse response;
   grpc::Status status = gateway_->client->Call(request, &response, absl::Now() + absl::Seconds(20));

@@ -600,12 +600,18 @@ constexpr char kContextPolicy[] = R"(security:
       namespaces: [admin]
 )";
 
-TEST_F(GatewaySecurityTest, ContextSetOverridesWhatARealOsloServerReceives) {
-  StartGateway(kContextPolicy);
-  auto stub = Stub(Plaintext());
+// A call within scheduler's grant of kContextPolicy.
+Attempt SchedulerOnHost1() {
   Attempt attempt;
   attempt.authorization = kScheduler;
   attempt.server = "host1";
+  return attempt;
+}
+
+TEST_F(GatewaySecurityTest, ContextSetOverridesWhatARealOsloServerReceives) {
+  StartGateway(kContextPolicy);
+  auto stub = Stub(Plaintext());
+  Attempt attempt = SchedulerOnHost1();
   attempt.context_json = R"({"user_id": "root", "tenant": "t1", "user_id": "admin"})";
   std::string marker;
   std::string result;
@@ -631,10 +637,8 @@ TEST_F(GatewaySecurityTest, ContextDenyRefusesTheKeyAndNothingIsSent) {
        {R"({"is_admin": true})", R"({"tenant": "t", "roles": ["admin"]})",
         R"({"is_admin": true})"}) {
     for (const char* kind : {"call", "cast"}) {
-      Attempt attempt;
+      Attempt attempt = SchedulerOnHost1();
       attempt.kind = kind;
-      attempt.authorization = kScheduler;
-      attempt.server = "host1";
       attempt.method = std::string(kind) == "cast" ? "note" : "echo";
       attempt.context_json = context;
       ExpectRefused(*stub, attempt, grpc::StatusCode::PERMISSION_DENIED, context);
@@ -649,9 +653,7 @@ TEST_F(GatewaySecurityTest, ContextDenyRefusesTheKeyAndNothingIsSent) {
 TEST_F(GatewaySecurityTest, ServersAndNamespacesLimitWhereAGrantReaches) {
   StartGateway(kContextPolicy);
   auto stub = Stub(Plaintext());
-  Attempt on_host1;
-  on_host1.authorization = kScheduler;
-  on_host1.server = "host1";
+  const Attempt on_host1 = SchedulerOnHost1();
   std::string marker;
   ASSERT_TRUE(Send(*stub, on_host1, &marker).ok()) << errors_.back();
   ExpectServerSaw(marker);

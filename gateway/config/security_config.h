@@ -5,8 +5,9 @@
 // (gateway/security/server_credentials.h) and the Authorizer (gateway/security/authorizer.h) from the result.
 //
 // Without a `security:` section cellgw serves plaintext gRPC and lets every caller do
-// everything: that is only for a trusted network (loopback, a unix socket, a pod's private
-// network). With it:
+// everything: that is only for a trusted network, so the config refuses it unless `listen`
+// is loopback or a unix socket, or `allow_insecure: true` says the network is trusted
+// (gateway/config/config.h). With it:
 //
 //   security:
 //     tls:                                 # gRPC over TLS; optional (see below)

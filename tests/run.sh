@@ -25,7 +25,7 @@
 # per stage the distinct test targets and test cases it ran, and the closing line counts each
 # distinct test case once over all stages (failed if it failed under any configuration).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 stages=(suite fuzz asan tsan)
 query='tests(//...)'
@@ -57,7 +57,7 @@ run_suite() {
   /usr/bin/python3 tests/count_results.py stage --stage suite --bep "$bep" $targets
   count_rc=$?
   rm -f "$bep"
-  [ $rc -eq 0 ] && rc=$count_rc
+  if [ $rc -eq 0 ]; then rc=$count_rc; fi
   return $rc
 }
 

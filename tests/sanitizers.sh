@@ -17,7 +17,7 @@
 # plus one failure when there are sanitizer reports.
 # Exit status 0 only if every test passed and there was no report.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 repo=$(pwd)
 
 config=${1:-}

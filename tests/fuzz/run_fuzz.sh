@@ -15,7 +15,7 @@
 # corpus with `<binary> -merge=1 tests/fuzz/corpus/<target> <scratch dir>`.
 # Needs clang and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes).
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 
 all_targets=(envelope_fuzzer reply_fuzzer transport_url_fuzzer json_text_fuzzer)
 seconds=${1:-20}

@@ -14,8 +14,8 @@
 #   asan   the whole suite again under AddressSanitizer + LeakSanitizer + UBSan
 #   tsan   the whole suite again under ThreadSanitizer (tests/sanitizers.sh)
 # --quick runs the first stage only (a development loop; CI runs all four). --targets QUERY
-# runs the test targets of a `bazel query` expression instead of every one (default
-# 'tests(//...)'; the sanitizer stages use it too), e.g. --targets 'tests(//tests/common/...)'.
+# runs only the tests in a `bazel query` expression (default //...; the sanitizer stages use
+# it too), e.g. --targets '//tests/common/... + //tests/layering:all'.
 # Extra arguments go to every `bazel test` (e.g. --test_output=streamed).
 #
 # Counting (tests/count_results.py): each bazel-test stage counts what the Build Event
@@ -28,7 +28,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
 stages=(suite fuzz asan tsan)
-query='tests(//...)'
+query='//...'
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) stages=(suite); shift ;;
@@ -42,7 +42,7 @@ deploy/install-deps.sh || { echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 
 run_suite() {
   local targets bep rc count_rc
-  targets=$(bazel query "$query" 2>/dev/null) || {
+  targets=$(bazel query "tests($query)" 2>/dev/null) || {
     echo "bazel query '$query' failed"
     return 1
   }

@@ -4,7 +4,7 @@
 #   tests/sanitizers.sh asan   # AddressSanitizer + LeakSanitizer + UndefinedBehaviorSanitizer
 #   tests/sanitizers.sh tsan   # ThreadSanitizer
 #   tests/sanitizers.sh asan --test_tag_filters=-integration   # extra `bazel test` args
-#   tests/sanitizers.sh asan --targets 'tests(//tests/common/...)'   # some targets only
+#   tests/sanitizers.sh asan --targets //tests/common/...   # only the tests in a query
 #
 # The build uses the .bazelrc config of the same name in an output base of its own
 # ($CELLGW_SANITIZER_OUTPUT_BASE, default ~/.cache/bazel-<config>-<checkout hash>), so it neither thrashes nor
@@ -30,7 +30,7 @@ case "$config" in
 esac
 # Every test lives under tests/. (Not `//...`: to a server with another output base, the
 # workspace's bazel-* symlinks into the shared output base look like packages.)
-query='tests(//tests/...)'
+query='//tests/...'
 case "${1:-}" in
   --targets) query=${2:?--targets needs a query}; shift 2 ;;
   --targets=*) query=${1#--targets=}; shift ;;
@@ -43,9 +43,9 @@ output_base=${CELLGW_SANITIZER_OUTPUT_BASE:-$HOME/.cache/bazel-$config-$(pwd | m
 bazel_cmd=(bazel "--output_base=$output_base")
 start=$(date +%s)
 
-# tests(//...) (tests/run.sh's default) means the same here: every test is under tests/.
-if [ "$query" = 'tests(//...)' ]; then query='tests(//tests/...)'; fi
-targets=$("${bazel_cmd[@]}" query "$query" 2>/dev/null) || {
+# //... (tests/run.sh's default) means the same here: every test is under tests/.
+if [ "$query" = '//...' ]; then query='//tests/...'; fi
+targets=$("${bazel_cmd[@]}" query "tests($query)" 2>/dev/null) || {
   echo "bazel query '$query' failed"
   echo "0 passed, 1 failed, 0 skipped"
   exit 1

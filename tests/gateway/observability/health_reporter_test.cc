@@ -131,6 +131,30 @@ std::unique_ptr<bridge::RpcBridge> Bridge(std::vector<bridge::CellOptions> cells
   return bridge.ok() ? std::move(*bridge) : nullptr;
 }
 
+// A reporter attached to a fake health service and to an unstarted bridge of one cell, "a",
+// whose broker refuses connections.
+struct AttachedReporter {
+  explicit AttachedReporter(bridge::BridgeObserver* next)
+      : reporter(next), bridge(Bridge({Cell("a", kNowhere)}, &reporter)) {
+    if (bridge != nullptr) reporter.Attach(&health, bridge.get());
+  }
+  FakeHealthService health;
+  HealthReporter reporter;
+  std::unique_ptr<bridge::RpcBridge> bridge;
+};
+
+// One of each event the bridge reports, about cell "a".
+void SendEveryEvent(bridge::BridgeObserver& observer) {
+  observer.OnConnectionState("a", 2, false);
+  observer.OnConnectFailed("a", absl::UnavailableError("refused"));
+  observer.OnReconnect("a");
+  observer.OnPublished("a");
+  observer.OnConfirmed("a", true);
+  observer.OnConfirmed("a", false);
+  observer.OnReturned("a");
+  observer.OnReplyDropped("a", bridge::DropReason::kLate);
+}
+
 TEST(CellHealthNameTest, IsCellSlashName) { EXPECT_EQ(CellHealthName("cell1"), "cell/cell1"); }
 
 TEST(HealthReporterTest, AttachServesLivenessAndNothingElseWhileNoCellIsConnected) {
@@ -148,16 +172,13 @@ TEST(HealthReporterTest, AttachServesLivenessAndNothingElseWhileNoCellIsConnecte
 
 TEST(HealthReporterTest, AnUpEventDoesNotMakeACellServingThatTheBridgeSaysIsDown) {
   // The bridge's state is the truth; the event only says when to look at it again.
-  FakeHealthService health;
-  HealthReporter reporter(nullptr);
-  auto bridge = Bridge({Cell("a", kNowhere)}, &reporter);
-  ASSERT_NE(bridge, nullptr);
-  reporter.Attach(&health, bridge.get());
-  const int updates = health.updates();
-  reporter.OnConnectionState("a", 0, true);
-  EXPECT_GT(health.updates(), updates);  // it looked again
-  EXPECT_EQ(health.entries().at("cell/a"), false);
-  EXPECT_EQ(health.entries().at(""), false);
+  AttachedReporter attached(nullptr);
+  ASSERT_NE(attached.bridge, nullptr);
+  const int updates = attached.health.updates();
+  attached.reporter.OnConnectionState("a", 0, true);
+  EXPECT_GT(attached.health.updates(), updates);  // it looked again
+  EXPECT_EQ(attached.health.entries().at("cell/a"), false);
+  EXPECT_EQ(attached.health.entries().at(""), false);
 }
 
 TEST(HealthReporterTest, EventsBeforeAttachArePassedOn) {
@@ -168,54 +189,33 @@ TEST(HealthReporterTest, EventsBeforeAttachArePassedOn) {
 }
 
 TEST(HealthReporterTest, BeginShutdownShutsTheServiceDownAndLaterEventsChangeNothing) {
-  FakeHealthService health;
-  HealthReporter reporter(nullptr);
-  auto bridge = Bridge({Cell("a", kNowhere)}, &reporter);
-  ASSERT_NE(bridge, nullptr);
-  reporter.Attach(&health, bridge.get());
-  reporter.BeginShutdown();
-  EXPECT_TRUE(health.shutdown());
-  const int updates = health.updates();
-  reporter.OnConnectionState("a", 0, true);
-  reporter.OnConnectionState("a", 0, false);
-  EXPECT_EQ(health.updates(), updates);
+  AttachedReporter attached(nullptr);
+  ASSERT_NE(attached.bridge, nullptr);
+  attached.reporter.BeginShutdown();
+  EXPECT_TRUE(attached.health.shutdown());
+  const int updates = attached.health.updates();
+  attached.reporter.OnConnectionState("a", 0, true);
+  attached.reporter.OnConnectionState("a", 0, false);
+  EXPECT_EQ(attached.health.updates(), updates);
 }
 
 TEST(HealthReporterTest, EveryEventIsPassedToNextUnchanged) {
   RecordingObserver next;
-  FakeHealthService health;
-  HealthReporter reporter(&next);
-  auto bridge = Bridge({Cell("a", kNowhere)}, &reporter);
-  ASSERT_NE(bridge, nullptr);
-  reporter.Attach(&health, bridge.get());
-  reporter.OnConnectionState("a", 2, false);
-  reporter.OnConnectFailed("a", absl::UnavailableError("refused"));
-  reporter.OnReconnect("a");
-  reporter.OnPublished("a");
-  reporter.OnConfirmed("a", true);
-  reporter.OnConfirmed("a", false);
-  reporter.OnReturned("a");
-  reporter.OnReplyDropped("a", bridge::DropReason::kLate);
+  AttachedReporter attached(&next);
+  ASSERT_NE(attached.bridge, nullptr);
+  SendEveryEvent(attached.reporter);
   EXPECT_THAT(next.events(),
               ElementsAre("ConnectionState a 2 down", "ConnectFailed a refused", "Reconnect a",
                           "Published a", "Confirmed a ack", "Confirmed a nack", "Returned a",
                           "ReplyDropped a late"));
 }
 
-TEST(HealthReporterTest, WithoutNextEventsOtherThanConnectionStateLeaveHealthAlone) {
-  FakeHealthService health;
-  HealthReporter reporter(nullptr);
-  auto bridge = Bridge({Cell("a", kNowhere)}, &reporter);
-  ASSERT_NE(bridge, nullptr);
-  reporter.Attach(&health, bridge.get());
-  const int updates = health.updates();
-  reporter.OnConnectFailed("a", absl::UnavailableError("refused"));
-  reporter.OnReconnect("a");
-  reporter.OnPublished("a");
-  reporter.OnConfirmed("a", true);
-  reporter.OnReturned("a");
-  reporter.OnReplyDropped("a", bridge::DropReason::kMalformed);
-  EXPECT_EQ(health.updates(), updates);
+TEST(HealthReporterTest, WithoutNextEveryEventIsHandledAndHealthStaysAsTheBridgeSays) {
+  AttachedReporter attached(nullptr);
+  ASSERT_NE(attached.bridge, nullptr);
+  const std::map<std::string, bool> before = attached.health.entries();
+  SendEveryEvent(attached.reporter);
+  EXPECT_EQ(attached.health.entries(), before);
 }
 
 TEST(HealthReporterTest, ConnectionEventsFromTheBridgeTurnEntriesServingAndBack) {

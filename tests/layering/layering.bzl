@@ -9,13 +9,14 @@ layering_test checks all three ways in:
   * the dependency graph (deps, srcs, hdrs, data) under each layer, walked by an aspect at
     analysis time: no forbidden label or package may be reached;
   * the link options of every target reached (e.g. no -lgrpc++ written into a cc_library);
-  * the #include lines of every source and header of this workspace reached, grepped when the
-    test runs.
+  * the #include lines of every source and header of this workspace reached, and of every
+    C/C++ file of each layer's package, grepped when the test runs;
+  * that every C/C++ file of a layer's package belongs to a rule the check saw.
 
 The test prints each violation (with the dependency path that reaches it) and fails.
 
 Usage. In the layer's BUILD file, as its LAST statement (existing_rules() only sees the
-rules declared before it, so a rule added below it would go unchecked):
+rules declared before it; a rule added below it fails the test as "unchecked file"):
 
     load("//tests/layering:layering.bzl", "layer_members")
     layer_members(name = "layering_members")
@@ -24,6 +25,11 @@ and in tests/layering/BUILD.bazel:
 
     layering_test(name = ..., layers = ["//bridge:layering_members"], forbidden_labels = [...])
 """
+
+LayerInfo = provider(
+    doc = "A layer_members target: the source files of its package, for layering_test.",
+    fields = {"package_files": "depset of every C/C++ source and header of the package"},
+)
 
 LayeringInfo = provider(
     doc = "What a target and everything below it bring in, for layering_test.",
@@ -132,6 +138,19 @@ def _layering_test_impl(ctx):
                 if opt.startswith(prefix):
                     violations.append("link option %s in %s" % (opt, _path(children, root, label)))
         sources.append(info.sources)
+        if LayerInfo in layer:
+            # A file no member rule claims belongs to a rule declared after layer_members()
+            # (or to none): that rule's dependencies would go unchecked.
+            claimed = {f.short_path: True for f in info.sources.to_list()}
+            for f in layer[LayerInfo].package_files.to_list():
+                if f.short_path not in claimed:
+                    violations.append(
+                        "unchecked file: %s is in no rule declared before %s (make " % (
+                            f.short_path,
+                            root,
+                        ) + "layer_members() the last statement of its BUILD file)",
+                    )
+            sources.append(layer[LayerInfo].package_files)
     files = depset(transitive = sources).to_list()
     script = ctx.actions.declare_file(ctx.label.name + ".sh")
     ctx.actions.expand_template(
@@ -178,18 +197,25 @@ layering_test = rule(
 )
 
 def _layer_impl(ctx):
-    return [DefaultInfo()]
+    return [
+        DefaultInfo(),
+        LayerInfo(package_files = depset(ctx.files.package_files)),
+    ]
 
 _layer = rule(
     implementation = _layer_impl,
-    attrs = {"deps": attr.label_list()},
+    attrs = {
+        "deps": attr.label_list(),
+        "package_files": attr.label_list(allow_files = True),
+    },
 )
 
 def layer_members(name, visibility = ["//tests/layering:__pkg__"]):
     """Declares `name`, standing for every rule of this package declared before it.
 
     Call it last in the BUILD file, so that a library added later is checked without anyone
-    remembering to list it.
+    remembering to list it. Should a rule still end up below it, the layering test fails:
+    its source files (found by a glob of the package) belong to no member.
 
     Args:
       name: the target's name ("layering_members").
@@ -199,6 +225,9 @@ def layer_members(name, visibility = ["//tests/layering:__pkg__"]):
     _layer(
         name = name,
         deps = sorted(members),
+        # Unlike existing_rules(), a glob sees the whole package wherever it is called: the
+        # test greps every file, and fails when one belongs to no member.
+        package_files = native.glob(["**/*.cc", "**/*.h", "**/*.inc"]),
         testonly = True,  # members may be testonly; only a test depends on this
         visibility = visibility,
     )

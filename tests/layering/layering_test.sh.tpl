@@ -31,7 +31,7 @@ for f in "${files[@]}"; do
     done <<<"$hits"
   fi
 done
-echo "layering_test: ${#files[@]} files of %{layers} checked; $found dependency/link violation(s), $include_hits forbidden #include(s)"
+echo "layering_test: ${#files[@]} files of %{layers} checked; $found dependency, link option or unchecked-file violation(s), $include_hits forbidden #include(s)"
 
 if [ "$expect_violations" = 1 ]; then
   # The checker's own test: the fixture breaks every rule, and each break must be seen.

@@ -12,6 +12,7 @@
 // reserves the flag name "version"), "--name value" and "--name=value", every argument not
 // starting with "--" (also "-x") positional wherever it stands, and exit status 2 with our
 // message for an unknown option or a missing value (Abseil would exit 1).
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -26,7 +27,6 @@
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"

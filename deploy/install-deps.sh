@@ -23,8 +23,12 @@ packages=(
   golang-go golang-google-grpc-dev golang-google-protobuf-dev
   golang-github-golang-protobuf-1-5-dev protoc-gen-go protoc-gen-go-grpc
 )
-# The Node.js client (client/node) needs node >= 18 and npm, which are not installed here: the
-# machines have Node.js 20 with its own npm, which Debian's npm package would conflict with.
+# The Node.js client (client/node) needs node >= 18 and npm. A machine that already has both
+# (e.g. Node.js 20 from NodeSource, with its own npm) keeps them: Debian's npm package would
+# conflict with that install. A fresh Debian 12 gets Debian's (Node.js 18).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

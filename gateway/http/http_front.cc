@@ -156,8 +156,6 @@ int HttpFront::Serve(mg_connection* connection) {
     if (too_large) outcome.reply.status = 413;
     outcome.refusal = std::string(body.status().message());
   }
-  WriteReply(connection, outcome.reply, request.request_id, close);
-
   if (outcome.refusal.has_value()) {
     Log(LogLevel::kWarning, "http request refused",
         {{"request_id", request.request_id},
@@ -169,6 +167,8 @@ int HttpFront::Serve(mg_connection* connection) {
   if (series != nullptr) {
     metrics_->HttpRequestFinished(series, outcome.reply.status, absl::Now() - start);
   }
+  // Counted and logged first, so that whoever has the answer also finds it in the metrics.
+  WriteReply(connection, outcome.reply, request.request_id, close);
   return outcome.reply.status;
 }
 

@@ -191,7 +191,7 @@ GatewayMetrics::GatewayMetrics(const std::vector<std::string>& cells)
            .Register(r);
   families_->http_duration = &prometheus::BuildHistogram()
                                   .Name("cellgw_http_request_duration_seconds")
-                                  .Help("Time from reading an HTTP request to answering it")
+                                  .Help("Time from reading an HTTP request to having its answer")
                                   .Register(r);
   families_->http_in_flight = &prometheus::BuildGauge()
                                    .Name("cellgw_http_requests_in_flight")

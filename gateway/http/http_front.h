@@ -66,8 +66,9 @@ class HttpFront {
   int port() const { return port_; }
 
   // Stops accepting connections and returns once every request being served has been
-  // answered (each ends by its gRPC deadline at the latest). Idempotent; not thread-safe
-  // against itself.
+  // answered (each ends by its gRPC deadline at the latest). Takes up to 2 s even when idle:
+  // civetweb's accept loop notices the stop between polls of 2 s. Idempotent; not
+  // thread-safe against itself.
   void Stop();
 
  private:

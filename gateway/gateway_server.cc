@@ -78,6 +78,13 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   server->health_->Attach(server->server_->GetHealthCheckService(), server->bridge_.get());
   server->bridge_->Start();
   if (!config.http_listen.empty()) {
+    // ParseConfig refuses this pair; a caller passing its own SecurityConfig must not get
+    // plain HTTP beside TLS either.
+    if (security.tls.has_value()) {
+      return absl::InvalidArgumentError(
+          "http_listen: the HTTP/JSON API serves plain HTTP only and cannot run beside "
+          "security.tls");
+    }
     absl::StatusOr<std::unique_ptr<http::HttpFront>> front =
         http::HttpFront::Start(HttpFrontOptions(config), server->InProcessChannel(),
                                server->metrics_.get());

@@ -37,7 +37,7 @@ class GatewayServer {
   // Builds and starts everything; returns once the gRPC port is bound. Broker connections
   // are made in the background (a cell whose broker is down is reported NOT_SERVING and
   // retried). INVALID_ARGUMENT naming the config key when an address cannot be bound or a
-  // cell is invalid.
+  // cell is invalid, or when http_listen is set beside security.tls.
   static absl::StatusOr<std::unique_ptr<GatewayServer>> Start(const GatewayConfig& config);
   // The same, secured by `security` (TLS / mutual TLS on the gRPC port, authentication and
   // the policy). `security` as ParseSecurityConfig returned it, or disabled (the default

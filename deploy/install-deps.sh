@@ -16,6 +16,8 @@ packages=(
   rabbitmq-server python3-oslo.messaging
   # Python callers (interop test, demo) and test tooling
   python3-grpcio python3-protobuf python3-yaml prometheus procps iproute2 openssl
+  # the HTTP/JSON test runs the README's curl example
+  curl
   # fuzzing (libFuzzer and clang's sanitizer runtimes) and the benchmark's plot
   clang lld libclang-rt-14-dev python3-matplotlib
   # the Go client (client/go), built offline from Debian's Go sources; grpc-go takes the

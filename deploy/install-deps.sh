@@ -18,7 +18,13 @@ packages=(
   python3-grpcio python3-protobuf python3-yaml prometheus procps iproute2 openssl
   # fuzzing (libFuzzer and clang's sanitizer runtimes) and the benchmark's plot
   clang lld libclang-rt-14-dev python3-matplotlib
+  # the Go client (client/go), built offline from Debian's Go sources; grpc-go takes the
+  # APIv2-based golang/protobuf 1.5 (it replaces the 1.3 package), the stubs need it
+  golang-go golang-google-grpc-dev golang-google-protobuf-dev
+  golang-github-golang-protobuf-1-5-dev protoc-gen-go protoc-gen-go-grpc
 )
+# The Node.js client (client/node) needs node >= 18 and npm, which are not installed here: the
+# machines have Node.js 20 with its own npm, which Debian's npm package would conflict with.
 
 missing=()
 for p in "${packages[@]}"; do

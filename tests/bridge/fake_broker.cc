@@ -384,22 +384,29 @@ void FakeBroker::Push(Conn& conn, Event event) {
   Signal(conn.fds[1]);
 }
 
-void FakeBroker::Confirm(uint64_t seq, bool multiple, bool ack) {
+void FakeBroker::PushToCurrent(Event event) {
   absl::MutexLock lock(&mu_);
   Conn* conn = Current();
   if (conn == nullptr) return;
+  if (event.kind == Event::Kind::kMessage &&
+      event.message.kind == bridge::InboundMessage::Kind::kDelivery) {
+    event.message.delivery_tag = conn->next_delivery_tag++;
+    event.message.routing_key = conn->consuming;
+  }
+  if (event.kind == Event::Kind::kCancel) conn->consuming.clear();
+  Push(*conn, std::move(event));
+}
+
+void FakeBroker::Confirm(uint64_t seq, bool multiple, bool ack) {
   Event confirm;
   confirm.kind = Event::Kind::kConfirm;
   confirm.seq = seq;
   confirm.multiple = multiple;
   confirm.ack = ack;
-  Push(*conn, std::move(confirm));
+  PushToCurrent(std::move(confirm));
 }
 
 void FakeBroker::Return(const Published& message, uint16_t code, const std::string& text) {
-  absl::MutexLock lock(&mu_);
-  Conn* conn = Current();
-  if (conn == nullptr) return;
   Event returned;
   returned.message.kind = bridge::InboundMessage::Kind::kReturn;
   returned.message.exchange = message.exchange;
@@ -409,41 +416,29 @@ void FakeBroker::Return(const Published& message, uint16_t code, const std::stri
   returned.message.body_size = message.body.size();
   returned.message.reply_code = code;
   returned.message.reply_text = text;
-  Push(*conn, std::move(returned));
+  PushToCurrent(std::move(returned));
 }
 
 void FakeBroker::Deliver(const std::string& body, const std::string& content_type) {
-  absl::MutexLock lock(&mu_);
-  Conn* conn = Current();
-  if (conn == nullptr) return;
   Event delivery;
   delivery.message.kind = bridge::InboundMessage::Kind::kDelivery;
-  delivery.message.delivery_tag = conn->next_delivery_tag++;
-  delivery.message.routing_key = conn->consuming;
   delivery.message.content_type = content_type;
   delivery.message.body = body;
   delivery.message.body_size = body.size();
-  Push(*conn, std::move(delivery));
+  PushToCurrent(std::move(delivery));
 }
 
 void FakeBroker::CancelConsumer() {
-  absl::MutexLock lock(&mu_);
-  Conn* conn = Current();
-  if (conn == nullptr) return;
-  conn->consuming.clear();
   Event cancel;
   cancel.kind = Event::Kind::kCancel;
-  Push(*conn, std::move(cancel));
+  PushToCurrent(std::move(cancel));
 }
 
 void FakeBroker::ResetPublishChannel(const absl::Status& why) {
-  absl::MutexLock lock(&mu_);
-  Conn* conn = Current();
-  if (conn == nullptr) return;
   Event reset;
   reset.kind = Event::Kind::kReset;
   reset.why = why;
-  Push(*conn, std::move(reset));
+  PushToCurrent(std::move(reset));
 }
 
 void FakeBroker::DropConnection(const absl::Status& why) {

@@ -151,6 +151,9 @@ class FakeBroker {
   // Queues `event` for `conn` and makes its socket readable.
   void Push(Conn& conn, Event event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Conn* Current() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues `event` for the current connection (dropped when there is none), filling in what
+  // only the connection knows (a delivery's tag and queue).
+  void PushToCurrent(Event event);
 
   mutable absl::Mutex mu_;
   std::vector<bridge::AmqpEndpoint> attempts_ ABSL_GUARDED_BY(mu_);

@@ -41,18 +41,22 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # Keep package scripts from starting system services (policy-rc.d exit 101 = "not allowed").
+# A policy-rc.d that was already there is left as it is. CELLGW_POLICY_RC_D: another path,
+# for tests/ops/install_deps_test.py only.
+policy_rc_d=${CELLGW_POLICY_RC_D:-/usr/sbin/policy-rc.d}
 created_policy=0
-if [ ! -e /usr/sbin/policy-rc.d ]; then
-  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-  chmod +x /usr/sbin/policy-rc.d
-  created_policy=1
-fi
 # An if, not `[ … ] && rm`: as the trap's last command a false test would become the
-# script's exit status after a successful install.
+# script's exit status after a successful install. Set before the file is made, so that
+# a failure in between still removes it.
 cleanup() {
-  if [ "$created_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
+  if [ "$created_policy" = 1 ]; then rm -f "$policy_rc_d"; fi
 }
 trap cleanup EXIT
+if [ ! -e "$policy_rc_d" ]; then
+  created_policy=1
+  printf '#!/bin/sh\nexit 101\n' > "$policy_rc_d"
+  chmod +x "$policy_rc_d"
+fi
 
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive

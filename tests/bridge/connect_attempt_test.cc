@@ -4,9 +4,9 @@
 #include <optional>
 #include <string>
 
-#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "tests/bridge/fake_broker.h"
+#include "tests/bridge/latch.h"
 
 namespace cellgw::testing {
 namespace {
@@ -16,7 +16,7 @@ using bridge::ConnectAttempt;
 TEST(ConnectAttemptTest, ResultIsTakenOnceAfterTheAttemptSaidItWasDone) {
   FakeBroker broker;
   broker.HoldConnects();
-  absl::Notification done;
+  Latch done;
   ConnectAttempt attempt(broker.Connector(), [&] { done.Notify(); });
   EXPECT_FALSE(attempt.running());
   bridge::AmqpEndpoint endpoint;
@@ -25,9 +25,9 @@ TEST(ConnectAttemptTest, ResultIsTakenOnceAfterTheAttemptSaidItWasDone) {
   ASSERT_TRUE(broker.AwaitAttempts(1, absl::Seconds(30)));
   EXPECT_TRUE(attempt.running());
   EXPECT_FALSE(attempt.TakeResult().has_value()) << "still connecting";
-  EXPECT_FALSE(done.HasBeenNotified());
+  EXPECT_FALSE(done.notified());
   broker.ReleaseConnects();
-  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_TRUE(done.Await(absl::Seconds(30)));
   std::optional<ConnectAttempt::Result> result = attempt.TakeResult();
   ASSERT_TRUE(result.has_value());
   EXPECT_TRUE(result->ok()) << result->status();
@@ -39,10 +39,10 @@ TEST(ConnectAttemptTest, ResultIsTakenOnceAfterTheAttemptSaidItWasDone) {
 TEST(ConnectAttemptTest, AFailedConnectIsItsResult) {
   FakeBroker broker;
   broker.FailNextConnects(1, absl::UnavailableError("refused"));
-  absl::Notification done;
+  Latch done;
   ConnectAttempt attempt(broker.Connector(), [&] { done.Notify(); });
   attempt.Start(bridge::AmqpEndpoint());
-  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_TRUE(done.Await(absl::Seconds(30)));
   std::optional<ConnectAttempt::Result> result = attempt.TakeResult();
   ASSERT_TRUE(result.has_value());
   EXPECT_EQ(result->status(), absl::UnavailableError("refused"));

@@ -9,13 +9,13 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "bridge/envelope.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/bridge/fake_broker.h"
 #include "tests/bridge/fake_clock.h"
 #include "tests/bridge/fake_random.h"
+#include "tests/bridge/latch.h"
 #include "tests/bridge/test_messages.h"
 
 namespace cellgw::testing {
@@ -41,14 +41,14 @@ class Pending {
     };
   }
   // True when the callback already ran (inline: refused before anything was sent).
-  bool ran() const { return done_.HasBeenNotified(); }
+  bool ran() const { return done_.notified(); }
   const absl::StatusOr<T>& Get() {
-    EXPECT_TRUE(done_.WaitForNotificationWithTimeout(kWait));
+    EXPECT_TRUE(done_.Await(kWait));
     return result_;
   }
 
  private:
-  absl::Notification done_;
+  Latch done_;
   absl::StatusOr<T> result_ = absl::UnknownError("not run");
 };
 

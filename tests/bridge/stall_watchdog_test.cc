@@ -6,10 +6,10 @@
 
 #include <vector>
 
-#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/bridge/fake_clock.h"
+#include "tests/bridge/latch.h"
 
 namespace cellgw::testing {
 namespace {
@@ -61,7 +61,7 @@ TEST_F(StallWatchdogTest, ArmingAgainStartsTheLimitOver) {
 }
 
 TEST_F(StallWatchdogTest, ItsThreadCutsAStalledPassWithoutBeingAsked) {
-  absl::Notification cut;
+  Latch cut;
   StallWatchdog watchdog(kLimit, clock_, absl::Milliseconds(1), [&](int fd) {
     EXPECT_EQ(fd, 9);
     cut.Notify();
@@ -69,7 +69,7 @@ TEST_F(StallWatchdogTest, ItsThreadCutsAStalledPassWithoutBeingAsked) {
   watchdog.Start();
   watchdog.Arm(9);
   clock_.Advance(kLimit);
-  EXPECT_TRUE(cut.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  EXPECT_TRUE(cut.Await(absl::Seconds(30)));
   watchdog.Stop();
 }
 

@@ -12,9 +12,13 @@
 // grpc.health.v1 and nothing else (no CellGateway, no reflection), with the same entries as
 // the gRPC port: for probes that cannot do TLS or send tokens.
 //
-// Shutdown order (Shutdown()): health goes NOT_SERVING and new RPCs are refused with
-// UNAVAILABLE; requests in flight get up to the grace period to finish; then the gRPC server
-// stops, and last the bridge closes its AMQP connections cleanly.
+// With http_listen, the HTTP/JSON front (gateway/http/http_front.h) serves the same API and
+// calls the gRPC service over an in-process channel, so HTTP requests are RPCs like any other.
+//
+// Shutdown order (Shutdown()): health goes NOT_SERVING and new RPCs (HTTP ones too) are
+// refused with UNAVAILABLE; requests in flight get up to the grace period to finish; the
+// bridge ends what is left and closes its AMQP connections cleanly; the HTTP front stops
+// (its workers have no call left to wait for); then the gRPC server stops.
 #ifndef CELLGW_GATEWAY_GATEWAY_SERVER_H_
 #define CELLGW_GATEWAY_GATEWAY_SERVER_H_
 
@@ -29,6 +33,7 @@
 #include "gateway/security/authorizer.h"
 #include "gateway/rpc/cell_gateway_service.h"
 #include "gateway/config/config.h"
+#include "gateway/http/http_front.h"
 #include "gateway/observability/health_reporter.h"
 #include "gateway/observability/metrics.h"
 #include "gateway/config/security_config.h"
@@ -40,7 +45,7 @@ class GatewayServer {
   // Builds and starts everything; returns once the gRPC port is bound. Broker connections
   // are made in the background (a cell whose broker is down is reported NOT_SERVING and
   // retried). INVALID_ARGUMENT naming the config key when an address cannot be bound or a
-  // cell is invalid.
+  // cell is invalid, or when http_listen is set beside security.tls.
   static absl::StatusOr<std::unique_ptr<GatewayServer>> Start(const GatewayConfig& config);
   // The same, secured by `security` (TLS / mutual TLS on the gRPC port, authentication and
   // the policy). `security` as ParseSecurityConfig returned it, or disabled (the default
@@ -49,10 +54,11 @@ class GatewayServer {
                                                               const SecurityConfig& security);
   ~GatewayServer();  // Shutdown(zero grace) if still running
 
-  // The bound gRPC port (useful with listen port 0), metrics port and health port (0 when
-  // off).
+  // The bound gRPC port (useful with listen port 0), metrics port, HTTP/JSON port and health
+  // port (0 when off).
   int port() const { return port_; }
   int metrics_port() const;
+  int http_port() const;
   int health_port() const { return health_port_; }
 
   // Waits until every cell's first connection attempt finished, or `timeout`. True when all
@@ -68,6 +74,8 @@ class GatewayServer {
 
  private:
   GatewayServer() = default;
+  // A channel to this process's own gRPC server (for the HTTP front).
+  std::shared_ptr<grpc::Channel> InProcessChannel();
 
   std::unique_ptr<GatewayMetrics> metrics_;
   std::unique_ptr<HealthReporter> health_;
@@ -77,6 +85,7 @@ class GatewayServer {
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<grpc::CallbackGenericService> health_only_;  // refuses all but health
   std::unique_ptr<grpc::Server> health_server_;  // null without health_listen
+  std::unique_ptr<http::HttpFront> http_;  // null without http_listen
   int port_ = 0;
   int health_port_ = 0;
   bool stopped_ = false;

@@ -259,8 +259,10 @@ struct CellDraft {
 struct ConfigDraft {
   GatewayConfig config;  // cells still empty
   std::vector<CellDraft> cells;
-  // Whether these values came from CELLGW_LISTEN / CELLGW_HEALTH_LISTEN (errors name them).
+  // Whether these values came from CELLGW_LISTEN / _HTTP_LISTEN / _HEALTH_LISTEN (errors
+  // name them).
   bool listen_from_environment = false;
+  bool http_listen_from_environment = false;
   bool health_listen_from_environment = false;
 };
 
@@ -392,9 +394,9 @@ absl::StatusOr<ConfigDraft> ParseRoot(const YAML::Node& root) {
   CELLGW_ASSIGN_OR_RETURN(
       auto entries,
       MapEntries(root, "", "settings",
-                 {"listen", "metrics_listen", "log_level", "shutdown_grace_period", "cells",
-                  "security", "health_listen", "allow_insecure", "max_concurrent_streams",
-                  "keepalive"}));
+                 {"listen", "metrics_listen", "http_listen", "log_level",
+                  "shutdown_grace_period", "cells", "security", "health_listen",
+                  "allow_insecure", "max_concurrent_streams", "keepalive"}));
 
   bool has_cells = false;
   for (const auto& [key, value] : entries) {
@@ -404,6 +406,9 @@ absl::StatusOr<ConfigDraft> ParseRoot(const YAML::Node& root) {
     } else if (key == "metrics_listen") {
       CELLGW_ASSIGN_OR_RETURN(config.metrics_listen, ReadString(value, key));
       CELLGW_RETURN_IF_ERROR(CheckMetricsListen(config.metrics_listen, key));
+    } else if (key == "http_listen") {
+      CELLGW_ASSIGN_OR_RETURN(config.http_listen, ReadString(value, key));
+      CELLGW_RETURN_IF_ERROR(CheckMetricsListen(config.http_listen, key));
     } else if (key == "log_level") {
       CELLGW_ASSIGN_OR_RETURN(config.log_level, ReadString(value, key));
       CELLGW_RETURN_IF_ERROR(CheckLogLevel(config.log_level, key));
@@ -470,6 +475,7 @@ absl::StatusOr<ConfigDraft> ParseYaml(absl::string_view yaml_text) {
 
 constexpr char kListenVariable[] = "CELLGW_LISTEN";
 constexpr char kMetricsListenVariable[] = "CELLGW_METRICS_LISTEN";
+constexpr char kHttpListenVariable[] = "CELLGW_HTTP_LISTEN";
 constexpr char kLogLevelVariable[] = "CELLGW_LOG_LEVEL";
 constexpr char kShutdownGracePeriodVariable[] = "CELLGW_SHUTDOWN_GRACE_PERIOD";
 constexpr char kHealthListenVariable[] = "CELLGW_HEALTH_LISTEN";
@@ -486,6 +492,11 @@ absl::Status ApplyEnvironment(const Getenv& getenv, ConfigDraft& draft) {
   if (const char* value = getenv(kMetricsListenVariable); value != nullptr) {
     CELLGW_RETURN_IF_ERROR(CheckMetricsListen(value, kMetricsListenVariable));
     config.metrics_listen = value;
+  }
+  if (const char* value = getenv(kHttpListenVariable); value != nullptr) {
+    CELLGW_RETURN_IF_ERROR(CheckMetricsListen(value, kHttpListenVariable));
+    config.http_listen = value;
+    draft.http_listen_from_environment = true;
   }
   if (const char* value = getenv(kLogLevelVariable); value != nullptr) {
     CELLGW_RETURN_IF_ERROR(CheckLogLevel(value, kLogLevelVariable));
@@ -601,13 +612,12 @@ absl::StatusOr<bridge::CellOptions> ResolveCell(const CellDraft& draft,
   return cell;
 }
 
-// The safe default: a gateway reachable from other hosts needs security, or an explicit
-// allow_insecure. The health listener serves health only, so it is not judged here; but it
-// must not take the gRPC port.
+// The safe default: the API reachable from other hosts, over gRPC (listen) or HTTP
+// (http_listen), needs security (TLS or tokens; the HTTP front forwards tokens to the same
+// Authorizer), or an explicit allow_insecure. The health listener serves health only, so it
+// is not judged here; but it must not take the gRPC port.
 absl::Status CheckExposure(const ConfigDraft& draft, absl::string_view yaml_prefix) {
   const GatewayConfig& config = draft.config;
-  const std::string listen_path =
-      draft.listen_from_environment ? kListenVariable : absl::StrCat(yaml_prefix, "listen");
   // Port 0 asks for any free port: the two then get different ones.
   if (!config.health_listen.empty() && config.health_listen == config.listen &&
       !absl::EndsWith(config.listen, ":0")) {
@@ -616,21 +626,42 @@ absl::Status CheckExposure(const ConfigDraft& draft, absl::string_view yaml_pref
                      : absl::StrCat(yaml_prefix, "health_listen"),
                  "must differ from listen (the health listener serves health only)");
   }
-  if (config.allow_insecure || config.security.enabled || IsLoopbackListen(config.listen)) {
-    return absl::OkStatus();
+  if (config.allow_insecure || config.security.enabled) return absl::OkStatus();
+  struct Api {
+    const std::string& address;
+    bool from_environment;
+    const char* variable;
+    const char* key;
+  };
+  for (const Api& api : {Api{config.listen, draft.listen_from_environment, kListenVariable,
+                             "listen"},
+                         Api{config.http_listen, draft.http_listen_from_environment,
+                             kHttpListenVariable, "http_listen"}}) {
+    if (api.address.empty() || IsLoopbackListen(api.address)) continue;
+    return Error(api.from_environment ? std::string(api.variable)
+                                      : absl::StrCat(yaml_prefix, api.key),
+                 absl::StrCat("\"", DisplayKey(api.address),
+                              "\" can be reached from other hosts, and there is no security: "
+                              "section, so anyone who can connect could call every cell. "
+                              "Configure security (tls and tokens_file, or mutual TLS), listen "
+                              "on loopback (127.0.0.1, [::1], localhost) or a unix: socket, or "
+                              "set allow_insecure: true to accept this on a trusted network"));
   }
-  return Error(listen_path,
-               absl::StrCat("\"", DisplayKey(config.listen),
-                            "\" can be reached from other hosts, and there is no security: "
-                            "section, so anyone who can connect could call every cell. "
-                            "Configure security (tls and tokens_file, or mutual TLS), listen "
-                            "on loopback (127.0.0.1, [::1], localhost) or a unix: socket, or "
-                            "set allow_insecure: true to accept this on a trusted network"));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<GatewayConfig> Resolve(ConfigDraft draft, absl::string_view yaml_prefix) {
   CELLGW_RETURN_IF_ERROR(CheckExposure(draft, yaml_prefix));
   GatewayConfig config = std::move(draft.config);
+  // Checked once the environment is applied: either side may come from it.
+  if (!config.http_listen.empty() && config.security.tls.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        yaml_prefix,
+        "http_listen: the HTTP/JSON API cannot serve TLS (Debian 12's libcivetweb cannot load "
+        "OpenSSL 3), and plain HTTP beside a TLS gRPC port would expose what security.tls "
+        "protects; leave http_listen out, or run it without security.tls on a trusted "
+        "network"));
+  }
   for (const CellDraft& cell : draft.cells) {
     CELLGW_ASSIGN_OR_RETURN(bridge::CellOptions options, ResolveCell(cell, yaml_prefix));
     config.max_call_timeouts[options.name] =

@@ -10,6 +10,11 @@
 //                                                      one), or unix:/path.
 //   metrics_listen         string   ""                 Prometheus /metrics address,
 //                                                      host:port; "" turns it off.
+//   http_listen            string   ""                 HTTP/JSON API address (gateway/http),
+//                                                      host:port; "" turns it off. Plain
+//                                                      HTTP only: refused together with
+//                                                      security.tls (see
+//                                                      gateway/http/http_front.h).
 //   log_level              string   "info"             debug | info | warning | error.
 //   shutdown_grace_period  number   30                 Seconds that in-flight calls get to
 //                                                      finish on shutdown; 0 to 86400,
@@ -21,12 +26,13 @@
 //                                                      probes); "" turns it off. No
 //                                                      authentication: it tells whoever can
 //                                                      reach it whether each cell is up.
-//   allow_insecure         bool     false              Let `listen` be reachable from other
-//                                                      hosts (anything but 127.0.0.0/8,
-//                                                      [::1], localhost or unix:) without a
-//                                                      `security:` section. Without it such a
-//                                                      config is refused, so a gateway open
-//                                                      to the network is always a decision.
+//   allow_insecure         bool     false              Let `listen` or `http_listen` be
+//                                                      reachable from other hosts (anything
+//                                                      but 127.0.0.0/8, [::1], localhost or
+//                                                      unix:) without a `security:` section.
+//                                                      Without it such a config is refused,
+//                                                      so a gateway open to the network is
+//                                                      always a decision.
 //   max_concurrent_streams integer  1024               RPCs one client connection may have
 //                                                      open at once (HTTP/2
 //                                                      SETTINGS_MAX_CONCURRENT_STREAMS); more
@@ -113,6 +119,7 @@
 //
 //   CELLGW_LISTEN                          listen
 //   CELLGW_METRICS_LISTEN                  metrics_listen
+//   CELLGW_HTTP_LISTEN                     http_listen
 //   CELLGW_LOG_LEVEL                       log_level
 //   CELLGW_SHUTDOWN_GRACE_PERIOD           shutdown_grace_period (seconds)
 //   CELLGW_HEALTH_LISTEN                   health_listen
@@ -127,7 +134,7 @@
 // the form CELLGW_CELL_*_TRANSPORT_URL[_FILE] that matches no cell is an error too (see
 // CheckEnvironmentNames), so a misspelt cell name cannot leave a URL silently unused.
 //
-// Last, after the environment: a `listen` reachable from other hosts (see
+// Last, after the environment: a `listen` or `http_listen` reachable from other hosts (see
 // gateway/config/listen_address.h) without a `security:` section is an error naming
 // allow_insecure, unless allow_insecure is true. (allow_insecure has no variable: opening
 // the gateway stays in the reviewed file.)
@@ -166,6 +173,7 @@ struct KeepaliveConfig {
 struct GatewayConfig {
   std::string listen = "127.0.0.1:50051";  // gRPC listen address
   std::string metrics_listen;               // Prometheus /metrics address; "" = off
+  std::string http_listen;                  // HTTP/JSON API address; "" = off
   std::string log_level = "info";           // debug | info | warning | error
   absl::Duration shutdown_grace_period = absl::Seconds(30);
   std::vector<bridge::CellOptions> cells;   // at least one, names unique

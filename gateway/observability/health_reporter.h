@@ -39,6 +39,10 @@ class HealthReporter : public bridge::BridgeObserver {
   // All must outlive this object.
   void Attach(std::vector<grpc::HealthCheckServiceInterface*> health,
               const bridge::RpcBridge* bridge);
+  // The same, for one health service.
+  void Attach(grpc::HealthCheckServiceInterface* health, const bridge::RpcBridge* bridge) {
+    Attach(std::vector<grpc::HealthCheckServiceInterface*>{health}, bridge);
+  }
   // Turns every entry NOT_SERVING; later connection events change nothing.
   void BeginShutdown();
 

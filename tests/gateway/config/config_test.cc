@@ -749,6 +749,30 @@ TEST(ParseConfigTest, HealthListenMayAskForAnyFreePortAsListenDoes) {
   EXPECT_TRUE(config.ok()) << config.status();
 }
 
+TEST(SafeByDefaultTest, AReachableHttpListenerWithoutSecurityIsRefusedToo) {
+  absl::StatusOr<GatewayConfig> config =
+      ParseConfig(absl::StrCat("http_listen: 0.0.0.0:8080\n", CellConfig("")));
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(std::string(config.status().message()),
+              StartsWith("http_listen: \"0.0.0.0:8080\" can be reached from other hosts"));
+  EXPECT_THAT(std::string(config.status().message()), HasSubstr("allow_insecure: true"));
+
+  FakeEnvironment env(Env{{"CELLGW_HTTP_LISTEN", "0.0.0.0:8080"}});
+  config = ParseConfigWithEnvironment(CellConfig(""), env.getenv());
+  EXPECT_THAT(std::string(config.status().message()),
+              StartsWith("CELLGW_HTTP_LISTEN: \"0.0.0.0:8080\" can be reached"));
+
+  // Tokens (the HTTP front forwards them to the same Authorizer) make it acceptable.
+  const std::string tokens =
+      WriteTempFile("http.tokens", "scheduler sched-TOKEN-0123456789abcdef\n");
+  config = ParseConfig(absl::StrCat(
+      "http_listen: 0.0.0.0:8080\nsecurity:\n  tokens_file: ", tokens,
+      "\n  policy: [{identity: scheduler, cells: [\"*\"], topics: [\"*\"], "
+      "methods: [\"*\"]}]\n",
+      CellConfig("")));
+  EXPECT_TRUE(config.ok()) << config.status();
+}
+
 TEST(SafeByDefaultTest, TheHealthListenerIsNotJudgedItServesHealthOnly) {
   absl::StatusOr<GatewayConfig> config =
       ParseConfig(absl::StrCat("health_listen: 0.0.0.0:8081\n", CellConfig("")));

@@ -1,17 +1,18 @@
 #!/usr/bin/python3
-"""The Go and Node.js example commands (client/go, client/node) against a real gateway.
+"""The example commands of every language (cellgw-cli, client/go, client/node) against a
+real gateway: each must take the same arguments and settings and print and exit alike.
 
-    client_commands_test.py go|node
+    client_commands_test.py cli|go|node
 
 Part of tests/clients; Bazel runs it through run_client_test.sh (sh_tests
-//tests/clients:go_client_test and :node_client_test, tag "integration") under
+//tests/clients:cli_client_test, :go_client_test and :node_client_test, tag "integration") under
 /usr/bin/python3, which has python3-grpcio (for the health watch) and oslo.messaging.
 
 Everything is real and private to the test: a RabbitMQ node (tests/support/rabbitmq_node.py),
 one oslo.messaging RPC server (tests/support/oslo_server.py: topic "compute", server "host1",
 exchange "nova"), and two cellgw gateways on it: one plaintext, one with TLS (optional client
 certificates), bearer tokens and a policy, its certificates made here with openssl. The
-client is built the way a user builds it: client/go/build.sh (Debian's Go packages, offline;
+client is built the way a user builds it: cellgw-cli by Bazel, client/go/build.sh (Debian's Go packages, offline;
 GOCACHE under the test's temp dir) or client/node/install.sh (`npm ci` from the lockfile).
 Each test runs the example command as a user would, checks its stdout, stderr and exit
 status, and for casts and fanouts that the oslo server received the message. Every process
@@ -195,10 +196,12 @@ class Client(object):
 
     def __init__(self, language, workdir):
         self.language = language
-        self.program = {'go': 'cellgw-go', 'node': 'cellgw-node'}[language]
-        self.dir = os.path.join(SOURCE_ROOT, 'client', language)
+        self.program = {'cli': 'cellgw-cli', 'go': 'cellgw-go', 'node': 'cellgw-node'}[language]
+        self.dir = os.path.join(SOURCE_ROOT, 'client', '' if language == 'cli' else language)
         self.env = dict(os.environ, CELLGW_PROTO_DIR=PROTO_DIR)
-        if language == 'go':
+        if language == 'cli':
+            self.prepare_argv = None   # Bazel built it: a data dependency of the test
+        elif language == 'go':
             self.env.update(CELLGW_GO_WORK=os.path.join(workdir, 'go-work'),
                             GOCACHE=os.path.join(workdir, 'go-cache'))
             self.prepare_argv = [os.path.join(self.dir, 'build.sh')]
@@ -212,10 +215,15 @@ class Client(object):
 
     def start_preparing(self, log):
         """Starts build.sh / install.sh; finish_preparing() waits for it."""
+        if self.prepare_argv is None:
+            return None
         return subprocess.Popen(self.prepare_argv, env=self.env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=log, preexec_fn=_die_with_parent)
 
     def finish_preparing(self, proc, log_path):
+        if proc is None:
+            self.built = os.path.join(OUTPUT_ROOT, 'client', 'cellgw-cli')
+            return
         try:
             out, _ = proc.communicate(timeout=BUILD_TIMEOUT_S)
         except subprocess.TimeoutExpired:
@@ -230,12 +238,14 @@ class Client(object):
 
     def argv(self, args):
         """The example command with `args`, as run.sh would run it after building."""
-        if self.language == 'go':
+        if self.language in ('cli', 'go'):
             return [self.built] + list(args)
         return ['/usr/bin/node', os.path.join(self.built, 'bin', 'cellgw-node.js')] + list(args)
 
     def unit_test_commands(self):
         """The language's own tests of the client, each as (name, argv, cwd)."""
+        if self.language == 'cli':
+            return []   # C++: //tests/client:cellgw_cli_test, a Bazel target of its own
         if self.language == 'go':
             build = self.prepare_argv[0]
             return [('go vet', [build, '--go', 'vet', './...'], None),
@@ -366,6 +376,8 @@ class ClientCommandTest(unittest.TestCase):
     # -- the example command: call, cast, fanout, list-cells --------------------------------
 
     def test_run_sh_builds_and_runs_a_call(self):
+        if self.LANGUAGE == 'cli':
+            self.skipTest('cellgw-cli has no run.sh: `bazel build //client:cellgw-cli` builds it')
         run_sh = os.path.join(self.client.dir, 'run.sh')
         args = {'n': 2 ** 64 - 1, 'text': 'caf\u00e9'}
         context = {'user_id': 'u-' + self.LANGUAGE, 'roles': ['admin']}
@@ -539,6 +551,8 @@ class ClientCommandTest(unittest.TestCase):
     # -- the language's own tests ------------------------------------------------------------
 
     def test_language_unit_tests_and_checks_pass(self):
+        if not self.client.unit_test_commands():
+            self.skipTest('no language-level tests here for %s' % self.client.program)
         for name, argv, cwd in self.client.unit_test_commands():
             with self.subTest(name):
                 result = subprocess.run(argv, cwd=cwd, env=self.client.env,
@@ -615,8 +629,8 @@ def write_junit(outcomes, suite_name, path):
 
 
 def main(argv):
-    if len(argv) != 2 or argv[1] not in ('go', 'node'):
-        sys.stderr.write('usage: client_commands_test.py go|node\n')
+    if len(argv) != 2 or argv[1] not in ('cli', 'go', 'node'):
+        sys.stderr.write('usage: client_commands_test.py cli|go|node\n')
         return 2
     ClientCommandTest.LANGUAGE = argv[1]
     suite = unittest.defaultTestLoader.loadTestsFromTestCase(ClientCommandTest)

@@ -12,8 +12,9 @@ Everything is real and private to the test: a RabbitMQ node (tests/support/rabbi
 one oslo.messaging RPC server (tests/support/oslo_server.py: topic "compute", server "host1",
 exchange "nova"), and two cellgw gateways on it: one plaintext, one with TLS (optional client
 certificates), bearer tokens and a policy, its certificates made here with openssl. The
-client is built the way a user builds it: cellgw-cli by Bazel, client/go/build.sh (Debian's Go packages, offline;
-GOCACHE under the test's temp dir) or client/node/install.sh (`npm ci` from the lockfile).
+client is built the way a user builds it: cellgw-cli by Bazel, client/go/build.sh (Debian's
+Go packages, offline; the user's Go build cache) or client/node/install.sh (`npm ci` from the
+lockfile).
 Each test runs the example command as a user would, checks its stdout, stderr and exit
 status, and for casts and fanouts that the oslo server received the message. Every process
 started here is stopped by PID in tearDownClass.
@@ -149,8 +150,9 @@ class Client(object):
         if language == 'cli':
             self.prepare_argv = None   # Bazel built it: a data dependency of the test
         elif language == 'go':
-            self.env.update(CELLGW_GO_WORK=os.path.join(workdir, 'go-work'),
-                            GOCACHE=os.path.join(workdir, 'go-cache'))
+            # Go's build cache is content-addressed and safe to share: the user's
+            # (~/.cache/go-build) spares every run a cold build of grpc-go.
+            self.env.update(CELLGW_GO_WORK=os.path.join(workdir, 'go-work'))
             self.prepare_argv = [os.path.join(self.dir, 'build.sh')]
         else:
             self.env.update(CELLGW_NODE_WORK=os.path.join(workdir, 'node-work'))

@@ -26,9 +26,12 @@
 //         # subject: "CN=scheduler,O=Example"  # a client-certificate subject
 //         cells: ["cell*"]                 # required, glob patterns
 //         topics: ["compute", "conductor"] # required
-//         methods: ["get_*", "resize_instance"]  # required
+//         methods: ["get_*", "resize_instance"]  # required, unless kinds has only notify
+//                                          # and subscribe (they are granted on cell,
+//                                          # exchange and topic; methods never apply to them)
 //         exchanges: ["nova"]              # optional; default: the cell's control_exchange
-//         kinds: [call, cast]              # optional; default: [call, cast, fanout]
+//         kinds: [call, cast]              # optional; default: [call, cast, fanout];
+//                                          # notify and subscribe only when named
 //
 // Semantics:
 //  * Callers are authenticated when tokens_file or tls.client_ca_file is set (at least one

@@ -36,8 +36,13 @@ bool AllowsExchange(const Grant& grant, const AccessRequest& request) {
   return AnyMatches(grant.exchanges, effective);
 }
 
+// Notify and Subscribe have no method; their grants stop at the topic.
+bool HasMethod(RequestKind kind) {
+  return kind != RequestKind::kNotify && kind != RequestKind::kSubscribe;
+}
+
 bool AllowsKind(const Grant& grant, RequestKind kind) {
-  if (grant.kinds.empty()) return true;
+  if (grant.kinds.empty()) return HasMethod(kind);
   for (RequestKind allowed : grant.kinds) {
     if (allowed == kind) return true;
   }
@@ -54,12 +59,17 @@ absl::string_view RequestKindName(RequestKind kind) {
       return "cast";
     case RequestKind::kFanout:
       return "fanout";
+    case RequestKind::kNotify:
+      return "notify";
+    case RequestKind::kSubscribe:
+      return "subscribe";
   }
   return "unknown";
 }
 
 std::optional<RequestKind> ParseRequestKind(absl::string_view name) {
-  for (RequestKind kind : {RequestKind::kCall, RequestKind::kCast, RequestKind::kFanout}) {
+  for (RequestKind kind : {RequestKind::kCall, RequestKind::kCast, RequestKind::kFanout,
+                           RequestKind::kNotify, RequestKind::kSubscribe}) {
     if (RequestKindName(kind) == name) return kind;
   }
   return std::nullopt;
@@ -99,7 +109,8 @@ bool AccessPolicy::Allows(const Caller& caller, const AccessRequest& request) co
   for (const Grant& grant : grants_) {
     if (NamesCaller(grant, caller) && AllowsKind(grant, request.kind) &&
         AnyMatches(grant.cells, request.cell) && AllowsExchange(grant, request) &&
-        AnyMatches(grant.topics, request.topic) && AnyMatches(grant.methods, request.method)) {
+        AnyMatches(grant.topics, request.topic) &&
+        (!HasMethod(request.kind) || AnyMatches(grant.methods, request.method))) {
       return true;
     }
   }

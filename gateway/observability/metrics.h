@@ -18,6 +18,16 @@
 //   cellgw_replies_dropped_total{cell,reason}           counter, reason = late | duplicate |
 //                                                       unknown | malformed | oversized
 //   cellgw_build_info{version}                          gauge 1
+// Notifications (NotificationObserver), per configured cell:
+//   cellgw_notifications_published_total{cell}          counter: Notify confirmed by the broker
+//   cellgw_notifications_delivered_total{cell}          counter: handed to a subscriber's stream
+//   cellgw_notifications_redelivered_total{cell}        counter: of those, delivered before and
+//                                                       not acknowledged then
+//   cellgw_notifications_acknowledged_total{cell}       counter: acknowledged for a subscriber
+//   cellgw_notifications_filtered_total{cell}           counter: acknowledged by the gateway,
+//                                                       event_type filtered out
+//   cellgw_notifications_dropped_total{cell,reason}     counter, reason = malformed | oversized
+//   cellgw_notification_subscribers{cell}               gauge: live subscriptions
 //
 // Thread-safety: every method may be called from any thread. prometheus-cpp throws on bad
 // names and on a failed bind; the constructor and Serve() catch that and report a status.
@@ -33,6 +43,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "bridge/bridge_observer.h"
+#include "bridge/notification_observer.h"
 
 namespace prometheus {
 class Exposer;
@@ -43,7 +54,7 @@ namespace cellgw::gateway {
 
 inline constexpr absl::string_view kCellgwVersion = "0.1.0";
 
-class GatewayMetrics : public bridge::BridgeObserver {
+class GatewayMetrics : public bridge::BridgeObserver, public bridge::NotificationObserver {
  public:
   // `cells` are the configured cell names: the only values the cell label takes besides
   // "unknown".
@@ -77,6 +88,15 @@ class GatewayMetrics : public bridge::BridgeObserver {
   void OnConfirmed(absl::string_view cell, bool ack) override;
   void OnReturned(absl::string_view cell) override;
   void OnReplyDropped(absl::string_view cell, bridge::DropReason reason) override;
+
+  // bridge::NotificationObserver
+  void OnNotificationPublished(absl::string_view cell) override;
+  void OnNotificationDelivered(absl::string_view cell, bool redelivered) override;
+  void OnNotificationAcknowledged(absl::string_view cell) override;
+  void OnNotificationFiltered(absl::string_view cell) override;
+  void OnNotificationDropped(absl::string_view cell,
+                             bridge::NotificationDropReason reason) override;
+  void OnSubscribersChanged(absl::string_view cell, int delta) override;
 
  private:
   struct Families;

@@ -122,6 +122,8 @@ class NotificationBridge::Sink : public SubscriptionSink {
     return Disposition::kKeep;
   }
 
+  void OnConsuming(uint64_t) override { subscriber_->OnConsuming(); }
+
   void OnInterrupted(const absl::Status& why) override { subscriber_->OnInterrupted(why); }
 
   void OnAcknowledged(const DeliveryTag&) override {

@@ -107,6 +107,9 @@ class NotificationSubscriber {
  public:
   virtual ~NotificationSubscriber() = default;
   virtual void OnNotification(DeliveredNotification notification) = 0;
+  // The subscription's queues are declared and bound and its consumers started (again, after
+  // an interruption): from now on nothing published is missed.
+  virtual void OnConsuming() {}
   // Consuming stopped (connection or channel lost): every notification delivered and not yet
   // acknowledged is void (its ack_id is stale) and will be delivered again once consuming
   // resumes, which it does by itself.

@@ -35,13 +35,18 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
       bridge::RpcBridge::Create(config.cells, server->health_.get());
   if (!bridge.ok()) return bridge.status();
   server->bridge_ = *std::move(bridge);
+  absl::StatusOr<std::unique_ptr<bridge::NotificationBridge>> notifications =
+      bridge::NotificationBridge::Create(config.cells, server->metrics_.get());
+  if (!notifications.ok()) return notifications.status();
+  server->notifications_ = *std::move(notifications);
   if (security.authenticates()) {
     std::map<std::string, std::string> control_exchanges;
     for (const auto& cell : config.cells) control_exchanges[cell.name] = cell.control_exchange;
     server->authorizer_ = std::make_unique<Authorizer>(security, std::move(control_exchanges));
   }
   server->service_ = std::make_unique<CellGatewayService>(
-      server->bridge_.get(), server->metrics_.get(), server->authorizer_.get());
+      server->bridge_.get(), server->metrics_.get(), server->authorizer_.get(),
+      server->notifications_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -96,8 +101,10 @@ bool GatewayServer::Shutdown(absl::Duration grace) {
     Log(LogLevel::kWarning, "grace period over with requests still in flight",
         {{"in_flight", service_->in_flight()}});
   }
-  // Requests still in flight are ended by the bridge (UNAVAILABLE) before the server waits
-  // for its reactors, so the server's shutdown cannot hang on them.
+  // Requests still in flight are ended by the bridges (UNAVAILABLE) before the server waits
+  // for its reactors, so the server's shutdown cannot hang on them; that includes every
+  // Subscribe stream.
+  notifications_->Stop();
   bridge_->Stop();
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   server_->Wait();

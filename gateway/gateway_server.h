@@ -6,8 +6,9 @@
 // as configured, and when callers are authenticated every RPC passes the Authorizer first.
 //
 // Shutdown order (Shutdown()): health goes NOT_SERVING and new RPCs are refused with
-// UNAVAILABLE; requests in flight get up to the grace period to finish; then the gRPC server
-// stops, and last the bridge closes its AMQP connections cleanly.
+// UNAVAILABLE; requests in flight get up to the grace period to finish; then Subscribe streams
+// end with UNAVAILABLE (what they had not acknowledged goes back to the queues), the gRPC
+// server stops, and last the bridges close their AMQP connections cleanly.
 #ifndef CELLGW_GATEWAY_GATEWAY_SERVER_H_
 #define CELLGW_GATEWAY_GATEWAY_SERVER_H_
 
@@ -17,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "bridge/notification_bridge.h"
 #include "bridge/rpc_bridge.h"
 #include "gateway/security/authorizer.h"
 #include "gateway/rpc/cell_gateway_service.h"
@@ -54,6 +56,7 @@ class GatewayServer {
   bool Shutdown(absl::Duration grace);
 
   bridge::RpcBridge& bridge() { return *bridge_; }
+  bridge::NotificationBridge& notifications() { return *notifications_; }
   GatewayMetrics& metrics() { return *metrics_; }
 
  private:
@@ -62,6 +65,7 @@ class GatewayServer {
   std::unique_ptr<GatewayMetrics> metrics_;
   std::unique_ptr<HealthReporter> health_;
   std::unique_ptr<bridge::RpcBridge> bridge_;
+  std::unique_ptr<bridge::NotificationBridge> notifications_;  // connects on first use
   std::unique_ptr<Authorizer> authorizer_;  // null without authentication; outlives service_
   std::unique_ptr<CellGatewayService> service_;
   std::unique_ptr<grpc::Server> server_;

@@ -26,10 +26,12 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "bridge/notification_bridge.h"
 #include "bridge/rpc_bridge.h"
 #include "cellgw/v1/gateway.grpc.pb.h"
 #include "gateway/security/authorizer.h"
 #include "gateway/observability/metrics.h"
+#include "gateway/rpc/subscribe_reactor.h"
 
 namespace cellgw::gateway {
 
@@ -37,8 +39,11 @@ class CellGatewayService final : public v1::CellGateway::CallbackService {
  public:
   // `bridge` must outlive the service; `metrics` may be null. `authorizer` may be null (no
   // authentication: every caller may do everything); otherwise it must outlive the service.
+  // `notifications` serves Notify and Subscribe; null answers them with UNIMPLEMENTED,
+  // otherwise it must outlive the service.
   CellGatewayService(bridge::RpcBridge* bridge, GatewayMetrics* metrics,
-                     const Authorizer* authorizer = nullptr);
+                     const Authorizer* authorizer = nullptr,
+                     bridge::NotificationBridge* notifications = nullptr);
 
   grpc::ServerUnaryReactor* Cast(grpc::CallbackServerContext* context,
                                  const v1::CastRequest* request,
@@ -52,6 +57,14 @@ class CellGatewayService final : public v1::CellGateway::CallbackService {
   grpc::ServerUnaryReactor* ListCells(grpc::CallbackServerContext* context,
                                       const v1::ListCellsRequest* request,
                                       v1::ListCellsResponse* response) override;
+  // Notify goes the unary way (Begin/End); each Subscribe stream is a SubscribeReactor
+  // (gateway/rpc/subscribe_reactor.h), which is not counted in in_flight(): BeginShutdown
+  // refuses new streams, and the notification bridge's Stop ends the running ones.
+  grpc::ServerUnaryReactor* Notify(grpc::CallbackServerContext* context,
+                                   const v1::NotifyRequest* request,
+                                   v1::NotifyResponse* response) override;
+  grpc::ServerBidiReactor<v1::SubscribeRequest, v1::Notification>* Subscribe(
+      grpc::CallbackServerContext* context) override;
 
   // Refuse new requests with UNAVAILABLE from now on. Thread-safe.
   void BeginShutdown();
@@ -74,6 +87,7 @@ class CellGatewayService final : public v1::CellGateway::CallbackService {
   bridge::RpcBridge* bridge_;
   GatewayMetrics* metrics_;
   const Authorizer* authorizer_;
+  bridge::NotificationBridge* notifications_;
   std::string only_cell_;  // the single cell's name when exactly one is configured
   std::atomic<bool> shutting_down_{false};
   mutable absl::Mutex mu_;

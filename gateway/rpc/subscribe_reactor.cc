@@ -200,7 +200,11 @@ class SubscribeReactor::Stream : public bridge::NotificationSubscriber {
 
   void Perform(const Step& step) {
     // No lock: the step was reserved under mu_, and the reactor lives until Finish.
-    if (step.metadata) step.reactor->StartSendInitialMetadata();
+    if (step.metadata) {
+      // Only these headers say the subscription is live: a refusal sends its headers too.
+      step.reactor->context_->AddInitialMetadata(std::string(kSubscriptionHeader), "consuming");
+      step.reactor->StartSendInitialMetadata();
+    }
     if (step.write != nullptr) step.reactor->StartWrite(step.write);
     if (step.finish.has_value()) step.reactor->Finish(*step.finish);
   }
@@ -277,15 +281,17 @@ grpc::Status SubscribeReactor::Start() {
 
 void SubscribeReactor::OnReadDone(bool ok) {
   if (!ok) {
-    // After the subscription, a half-close only means the client acknowledges no more.
-    if (!subscribed_) {
-      stream_->End(context_->IsCancelled()
-                       ? grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client")
-                       : grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                      "the stream ended before its first message, the "
-                                      "subscription"));
+    if (context_->IsCancelled()) {
+      return stream_->End(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client"));
     }
-    return;
+    if (!subscribed_) {
+      return stream_->End(grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          "the stream ended before its first message, the subscription"));
+    }
+    // A half-close ends the subscription gracefully: the ack_ids read before it are already
+    // on their way to the broker, ahead of the cancel.
+    return stream_->End(grpc::Status::OK);
   }
   if (!subscribed_) {
     const grpc::Status status = Start();

@@ -13,16 +13,17 @@
 // acknowledged once its write completed. No thread exists per stream and no gRPC thread ever
 // waits on AMQP.
 //
-// Initial metadata (with x-request-id) is sent once the subscription's queues are declared
-// and consumed, so a client can wait for it to know that nothing published from then on is
-// missed. The stream ends:
-//   OK                   never by itself; after the client cancels, the status is moot
+// Initial metadata (x-request-id, and x-cellgw-subscription: consuming) is sent once the
+// subscription's queues are declared and consumed, so a client can wait for it to know that
+// nothing published from then on is missed; a refused subscription's headers, sent with its
+// status, lack x-cellgw-subscription. The stream ends:
+//   OK                   when the client half-closes (WritesDone): the ack_ids it sent before
+//                        are applied first
+//   CANCELLED            when the client cancels
 //   INVALID_ARGUMENT     a malformed first or later message (the message names the field)
 //   NOT_FOUND, FAILED_PRECONDITION, RESOURCE_EXHAUSTED, UNAVAILABLE   from the bridge
 //   UNAUTHENTICATED, PERMISSION_DENIED   from the Authorizer
-// A client that half-closes keeps receiving (it can no longer acknowledge, so without
-// auto_ack it gets at most max_unacked more). When the stream ends, everything it had not
-// acknowledged goes back to the queue. One JSON log line marks each subscription's start and
+// When the stream ends, everything it had not acknowledged goes back to the queue. One JSON log line marks each subscription's start and
 // one its end (with its outcome and counts).
 #ifndef CELLGW_GATEWAY_RPC_SUBSCRIBE_REACTOR_H_
 #define CELLGW_GATEWAY_RPC_SUBSCRIBE_REACTOR_H_
@@ -33,6 +34,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "bridge/notification_bridge.h"
 #include "cellgw/v1/gateway.grpc.pb.h"
@@ -40,6 +42,9 @@
 #include "gateway/security/authorizer.h"
 
 namespace cellgw::gateway {
+
+// The header that marks a live subscription (see above).
+inline constexpr absl::string_view kSubscriptionHeader = "x-cellgw-subscription";
 
 // What every Subscribe stream needs from the service; all must outlive the streams.
 struct SubscribeEnvironment {

@@ -39,6 +39,10 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
       bridge::NotificationBridge::Create(config.cells, server->metrics_.get());
   if (!notifications.ok()) return notifications.status();
   server->notifications_ = *std::move(notifications);
+  absl::StatusOr<std::unique_ptr<bridge::ServeBridge>> serve =
+      bridge::ServeBridge::Create(config.cells);
+  if (!serve.ok()) return serve.status();
+  server->serve_ = *std::move(serve);
   if (security.authenticates()) {
     std::map<std::string, std::string> control_exchanges;
     for (const auto& cell : config.cells) control_exchanges[cell.name] = cell.control_exchange;
@@ -47,6 +51,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   server->service_ = std::make_unique<CellGatewayService>(
       server->bridge_.get(), server->metrics_.get(), server->authorizer_.get(),
       server->notifications_.get());
+  server->service_->EnableServe(server->serve_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -105,6 +110,7 @@ bool GatewayServer::Shutdown(absl::Duration grace) {
   // for its reactors, so the server's shutdown cannot hang on them; that includes every
   // Subscribe stream.
   notifications_->Stop();
+  serve_->Stop();  // Serve streams end with UNAVAILABLE; what workers held goes back to queues
   bridge_->Stop();
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   server_->Wait();

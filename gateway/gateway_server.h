@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "bridge/notification_bridge.h"
+#include "bridge/serve_bridge.h"
 #include "bridge/rpc_bridge.h"
 #include "gateway/security/authorizer.h"
 #include "gateway/rpc/cell_gateway_service.h"
@@ -66,6 +67,7 @@ class GatewayServer {
   std::unique_ptr<HealthReporter> health_;
   std::unique_ptr<bridge::RpcBridge> bridge_;
   std::unique_ptr<bridge::NotificationBridge> notifications_;  // connects on first use
+  std::unique_ptr<bridge::ServeBridge> serve_;                 // connects on first use
   std::unique_ptr<Authorizer> authorizer_;  // null without authentication; outlives service_
   std::unique_ptr<CellGatewayService> service_;
   std::unique_ptr<grpc::Server> server_;

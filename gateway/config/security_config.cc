@@ -154,7 +154,7 @@ absl::StatusOr<Grant> ParseGrant(const YAML::Node& node, const std::string& path
         std::optional<RequestKind> kind = ParseRequestKind(kinds[i]);
         if (!kind.has_value()) {
           return Error(Index(key_path, i),
-                       "must be call, cast, fanout, notify or subscribe (ListCells "
+                       "must be call, cast, fanout, notify, subscribe or serve (ListCells "
                        "needs no grant)");
         }
         grant.kinds.push_back(*kind);
@@ -168,11 +168,13 @@ absl::StatusOr<Grant> ParseGrant(const YAML::Node& node, const std::string& path
   }
   if (!has_cells) return Error(Child(path, "cells"), "required key is missing");
   if (!has_topics) return Error(Child(path, "topics"), "required key is missing");
-  // Notify and Subscribe have no method: a grant for those kinds alone needs no `methods`.
+  // Notify, Subscribe and Serve have no method: a grant for those kinds alone needs no
+  // `methods`.
   const bool needs_methods =
       grant.kinds.empty() ||
       std::any_of(grant.kinds.begin(), grant.kinds.end(), [](RequestKind kind) {
-        return kind != RequestKind::kNotify && kind != RequestKind::kSubscribe;
+        return kind != RequestKind::kNotify && kind != RequestKind::kSubscribe &&
+               kind != RequestKind::kServe;
       });
   if (!has_methods && needs_methods) {
     return Error(Child(path, "methods"), "required key is missing");

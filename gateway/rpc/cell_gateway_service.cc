@@ -239,6 +239,27 @@ grpc::ServerBidiReactor<v1::SubscribeRequest, v1::Notification>* CellGatewayServ
   return new SubscribeReactor(context, env);
 }
 
+grpc::ServerBidiReactor<v1::ServeRequest, v1::ServeEvent>* CellGatewayService::Serve(
+    grpc::CallbackServerContext* context) {
+  if (serve_ == nullptr) {
+    class Unimplemented : public grpc::ServerBidiReactor<v1::ServeRequest, v1::ServeEvent> {
+     public:
+      Unimplemented() {
+        Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "serving is not enabled here"));
+      }
+      void OnDone() override { delete this; }
+    };
+    return new Unimplemented();
+  }
+  ServeEnvironment env;
+  env.serve = serve_;
+  env.metrics = metrics_;
+  env.authorizer = authorizer_;
+  env.only_cell = only_cell_;
+  env.shutting_down = &shutting_down_;
+  return new ServeReactor(context, env);
+}
+
 void CellGatewayService::BeginShutdown() { shutting_down_.store(true, std::memory_order_release); }
 
 bool CellGatewayService::AwaitIdle(absl::Duration timeout) {

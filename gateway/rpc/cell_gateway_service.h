@@ -31,6 +31,7 @@
 #include "cellgw/v1/gateway.grpc.pb.h"
 #include "gateway/security/authorizer.h"
 #include "gateway/observability/metrics.h"
+#include "gateway/rpc/serve_reactor.h"
 #include "gateway/rpc/subscribe_reactor.h"
 
 namespace cellgw::gateway {
@@ -65,6 +66,13 @@ class CellGatewayService final : public v1::CellGateway::CallbackService {
                                    v1::NotifyResponse* response) override;
   grpc::ServerBidiReactor<v1::SubscribeRequest, v1::Notification>* Subscribe(
       grpc::CallbackServerContext* context) override;
+  // Each Serve stream is a ServeReactor (gateway/rpc/serve_reactor.h), not counted in
+  // in_flight(), like Subscribe. UNIMPLEMENTED until EnableServe.
+  grpc::ServerBidiReactor<v1::ServeRequest, v1::ServeEvent>* Serve(
+      grpc::CallbackServerContext* context) override;
+  // Serves Serve streams with `serve`, which must outlive the service. Call before the server
+  // starts.
+  void EnableServe(bridge::ServeBridge* serve) { serve_ = serve; }
 
   // Refuse new requests with UNAVAILABLE from now on. Thread-safe.
   void BeginShutdown();
@@ -88,6 +96,7 @@ class CellGatewayService final : public v1::CellGateway::CallbackService {
   GatewayMetrics* metrics_;
   const Authorizer* authorizer_;
   bridge::NotificationBridge* notifications_;
+  bridge::ServeBridge* serve_ = nullptr;
   std::string only_cell_;  // the single cell's name when exactly one is configured
   std::atomic<bool> shutting_down_{false};
   mutable absl::Mutex mu_;

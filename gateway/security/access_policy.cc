@@ -36,9 +36,10 @@ bool AllowsExchange(const Grant& grant, const AccessRequest& request) {
   return AnyMatches(grant.exchanges, effective);
 }
 
-// Notify and Subscribe have no method; their grants stop at the topic.
+// Notify, Subscribe and Serve have no method; their grants stop at the topic.
 bool HasMethod(RequestKind kind) {
-  return kind != RequestKind::kNotify && kind != RequestKind::kSubscribe;
+  return kind != RequestKind::kNotify && kind != RequestKind::kSubscribe &&
+         kind != RequestKind::kServe;
 }
 
 bool AllowsKind(const Grant& grant, RequestKind kind) {
@@ -63,13 +64,15 @@ absl::string_view RequestKindName(RequestKind kind) {
       return "notify";
     case RequestKind::kSubscribe:
       return "subscribe";
+    case RequestKind::kServe:
+      return "serve";
   }
   return "unknown";
 }
 
 std::optional<RequestKind> ParseRequestKind(absl::string_view name) {
   for (RequestKind kind : {RequestKind::kCall, RequestKind::kCast, RequestKind::kFanout,
-                           RequestKind::kNotify, RequestKind::kSubscribe}) {
+                           RequestKind::kNotify, RequestKind::kSubscribe, RequestKind::kServe}) {
     if (RequestKindName(kind) == name) return kind;
   }
   return std::nullopt;

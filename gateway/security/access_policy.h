@@ -29,9 +29,10 @@ namespace cellgw::gateway {
 // The RPC kinds a grant can allow. ListCells is deliberately not one of them. kNotify and
 // kSubscribe (the Notify and Subscribe RPCs) are granted on cell, exchange and topic: a grant's
 // `methods` do not apply to them.
-enum class RequestKind { kCall, kCast, kFanout, kNotify, kSubscribe };
+// kServe (the Serve RPC: a worker serving a topic) is granted on cell, exchange and topic too.
+enum class RequestKind { kCall, kCast, kFanout, kNotify, kSubscribe, kServe };
 
-// "call", "cast", "fanout", "notify", "subscribe".
+// "call", "cast", "fanout", "notify", "subscribe", "serve".
 absl::string_view RequestKindName(RequestKind kind);
 // The inverse of RequestKindName; nullopt for anything else (the YAML parser reports it).
 std::optional<RequestKind> ParseRequestKind(absl::string_view name);

@@ -1,0 +1,468 @@
+// Serve: gRPC workers answering real oslo.messaging 14 RPC clients (Debian's
+// python3-oslo.messaging under /usr/bin/python3, tests/support/oslo_client.py) through
+// cellgw and a private RabbitMQ node, beside a real oslo RPC server on the same broker.
+//
+// One broker and one gateway for the whole binary. Cell "cell1" (control_exchange "nova")
+// has a real oslo server "host1" on topic "compute": the oracle for what a Python server
+// answers, and the partner of the mixed-servers test. Every test serves a topic of its own.
+#include <grpcpp/grpcpp.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "cellgw/v1/gateway.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/gateway_fixture.h"
+#include "tests/support/oslo_process.h"
+#include "tests/support/rabbitmq_node.h"
+
+namespace cellgw::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kWait = absl::Seconds(60);
+
+// A gRPC worker: one Serve stream, driven from the test's thread (Read/Answer) or, with
+// AutoAnswer, by a thread of its own that answers every Incoming with `answer`.
+class Worker {
+ public:
+  Worker(const std::string& address, v1::Registration registration) {
+    stub_ = v1::CellGateway::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    context_.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(300));
+    stream_ = stub_->Serve(&context_);
+    v1::ServeRequest first;
+    *first.mutable_register_() = std::move(registration);
+    stream_->Write(first);
+  }
+  ~Worker() {
+    Kill();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // The next event; false when the stream ended.
+  bool Read(v1::ServeEvent* event) { return stream_->Read(event); }
+
+  // Reads the Registered event; returns its queues (empty when the stream ended instead).
+  std::vector<std::string> AwaitRegistered() {
+    v1::ServeEvent event;
+    if (!Read(&event) || !event.has_registered()) return {};
+    return {event.registered().queues().begin(), event.registered().queues().end()};
+  }
+
+  bool Answer(uint64_t id, const std::string& result_json) {
+    v1::ServeRequest request;
+    request.mutable_reply()->set_id(id);
+    request.mutable_reply()->set_result_json(result_json);
+    absl::MutexLock lock(&write_mu_);
+    return stream_->Write(request);
+  }
+  bool Fail(uint64_t id, const v1::RemoteError& error) {
+    v1::ServeRequest request;
+    request.mutable_reply()->set_id(id);
+    *request.mutable_reply()->mutable_error() = error;
+    absl::MutexLock lock(&write_mu_);
+    return stream_->Write(request);
+  }
+
+  // From now on a thread reads every Incoming and answers it with answer(incoming).
+  void AutoAnswer(std::function<std::string(const v1::Incoming&)> answer) {
+    thread_ = std::thread([this, answer = std::move(answer)] {
+      v1::ServeEvent event;
+      while (stream_->Read(&event)) {
+        if (event.has_incoming()) Answer(event.incoming().id(), answer(event.incoming()));
+      }
+    });
+  }
+
+  // The worker goes away abruptly (as a killed process: no half-close).
+  void Kill() { context_.TryCancel(); }
+
+  grpc::Status Finish() {
+    stream_->WritesDone();
+    v1::ServeEvent event;
+    while (stream_->Read(&event)) {
+    }
+    return stream_->Finish();
+  }
+
+ private:
+  std::unique_ptr<v1::CellGateway::Stub> stub_;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::ServeRequest, v1::ServeEvent>> stream_;
+  absl::Mutex write_mu_;
+  std::thread thread_;
+};
+
+v1::Registration Registration(const std::string& topic, const std::string& server,
+                              uint32_t max_in_flight = 0) {
+  v1::Registration registration;
+  registration.set_cell("cell1");
+  registration.set_topic(topic);
+  registration.set_server(server);
+  registration.set_max_in_flight(max_in_flight);
+  v1::Endpoint* main = registration.add_endpoints();
+  main->set_version("1.3");
+  for (const char* method : {"echo", "note", "fail_value", "fail_custom", "slow"}) {
+    main->add_methods(method);
+  }
+  v1::Endpoint* admin = registration.add_endpoints();
+  admin->set_namespace_("admin");
+  admin->set_version("2.0");
+  admin->add_methods("ns_only");
+  return registration;
+}
+
+class ServeTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const char* tmp = std::getenv("TEST_TMPDIR");
+    auto node = RabbitMqNode::Start(absl::StrCat(tmp ? tmp : "/tmp", "/serve_rmq"));
+    ASSERT_TRUE(node.ok()) << node.status();
+    node_ = node->release();
+    auto server = OsloProcess::StartServer(ComputeServer(node_->Url("/"), "host1"));
+    ASSERT_TRUE(server.ok()) << server.status();
+    oslo_server_ = server->release();
+    auto gateway = StartGateway({Cell("cell1", node_->Url("/"), "nova")});
+    ASSERT_TRUE(gateway.ok()) << gateway.status();
+    gateway_ = new RunningGateway(*std::move(gateway));
+  }
+
+  static void TearDownTestSuite() {
+    delete gateway_;
+    gateway_ = nullptr;
+    delete oslo_server_;
+    oslo_server_ = nullptr;
+    delete node_;  // stops the broker and its epmd, by PID
+    node_ = nullptr;
+  }
+
+  // Starts a real oslo RPCClient: {"--topic", t, ..., kind, method, args[, context]}.
+  static std::unique_ptr<OsloProcess> Client(std::vector<std::string> args) {
+    std::vector<std::string> all = {"--url", node_->Url("/"), "--exchange", "nova"};
+    all.insert(all.end(), args.begin(), args.end());
+    auto process = OsloProcess::RunClient(all);
+    EXPECT_TRUE(process.ok()) << process.status();
+    return process.ok() ? *std::move(process) : nullptr;
+  }
+
+  // Runs a client to its end and returns its one output line.
+  static std::string ClientOutput(std::vector<std::string> args) {
+    std::unique_ptr<OsloProcess> client = Client(std::move(args));
+    if (client == nullptr) return "";
+    return Output(*client);
+  }
+
+  static std::string Output(OsloProcess& client) {
+    auto code = client.Wait(kWait);
+    EXPECT_TRUE(code.ok()) << code.status();
+    const std::vector<std::string> lines = client.Lines();
+    return lines.empty() ? absl::StrCat("(no output; stderr: ", client.StderrTail(), ")")
+                         : lines.back();
+  }
+
+  static std::string Address() { return gateway_->address; }
+
+  // Messages ready and unacknowledged in `queue`, from rabbitmqctl.
+  static std::pair<int, int> QueueCounts(const std::string& queue) {
+    auto out = node_->Ctl({"list_queues", "--no-table-headers", "name", "messages_ready",
+                           "messages_unacknowledged"});
+    EXPECT_TRUE(out.ok()) << out.status();
+    if (!out.ok()) return {-1, -1};
+    for (absl::string_view line : absl::StrSplit(*out, '\n')) {
+      std::vector<std::string> fields = absl::StrSplit(line, absl::ByAnyChar(" \t"),
+                                                       absl::SkipEmpty());
+      if (fields.size() == 3 && fields[0] == queue) {
+        return {std::stoi(fields[1]), std::stoi(fields[2])};
+      }
+    }
+    return {-1, -1};
+  }
+
+  // Polls QueueCounts until it equals `expected` (a client's publish is asynchronous).
+  static bool AwaitQueueCounts(const std::string& queue, std::pair<int, int> expected) {
+    const absl::Time deadline = absl::Now() + kWait;
+    std::pair<int, int> got;
+    while ((got = QueueCounts(queue)) != expected && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    EXPECT_EQ(got, expected) << queue;
+    return got == expected;
+  }
+
+  static RabbitMqNode* node_;
+  static OsloProcess* oslo_server_;
+  static RunningGateway* gateway_;
+};
+
+RabbitMqNode* ServeTest::node_ = nullptr;
+OsloProcess* ServeTest::oslo_server_ = nullptr;
+RunningGateway* ServeTest::gateway_ = nullptr;
+
+TEST_F(ServeTest, RegisteredListsTheQueuesOsloDeclaresForAServer) {
+  Worker worker(Address(), Registration("reg", "w1"));
+  const std::vector<std::string> queues = worker.AwaitRegistered();
+  ASSERT_EQ(queues.size(), 3u);
+  EXPECT_EQ(queues[0], "reg");
+  EXPECT_EQ(queues[1], "reg.w1");
+  EXPECT_THAT(queues[2], ::testing::MatchesRegex("reg_fanout_[0-9a-f]{32}"));
+  for (const std::string& queue : queues) EXPECT_EQ(QueueCounts(queue).first, 0) << queue;
+  EXPECT_TRUE(worker.Finish().ok());
+}
+
+TEST_F(ServeTest, CallReachesTheWorkerWithExactFieldsAndItsResultReachesTheCaller) {
+  Worker worker(Address(), Registration("exact", "w1"));
+  ASSERT_FALSE(worker.AwaitRegistered().empty());
+  const std::string args =
+      R"({"u": "h\u00e9llo \u2603 \ud83d\ude00", "big": 18446744073709551615, )"
+      R"("nested": [[{"d": [null, true, false, 1.5]}]]})";
+  auto client = Client({"--topic", "exact", "--version", "1.2", "call", "echo", args,
+                        R"({"user_id": "u1", "roles": ["admin"]})"});
+  ASSERT_NE(client, nullptr);
+  v1::ServeEvent event;
+  ASSERT_TRUE(worker.Read(&event));
+  ASSERT_TRUE(event.has_incoming());
+  const v1::Incoming& incoming = event.incoming();
+  EXPECT_EQ(incoming.kind(), v1::Incoming::CALL);
+  EXPECT_EQ(incoming.method(), "echo");
+  EXPECT_EQ(incoming.version(), "1.2");
+  EXPECT_EQ(incoming.namespace_(), "");
+  // Exactly as the caller's oslo wrote them: escapes and big integers untouched.
+  EXPECT_EQ(Members(incoming.args_json()), Members(args));
+  EXPECT_EQ(Member(incoming.context_json(), "user_id"), R"("u1")");
+  EXPECT_EQ(Member(incoming.context_json(), "roles"), R"(["admin"])");
+  ASSERT_TRUE(worker.Answer(
+      incoming.id(), R"({"ok": 18446744073709551615, "t": "h\u00e9llo", "n": [[null]]})"));
+  EXPECT_EQ(Output(*client), R"({"n": [[null]], "ok": 18446744073709551615, "t": "h\u00e9llo"})");
+  EXPECT_TRUE(worker.Finish().ok());
+}
+
+TEST_F(ServeTest, CastsToTopicAndServerAndFanoutReachTheWorkerWithTheirKind) {
+  Worker worker(Address(), Registration("kinds", "w1"));
+  ASSERT_FALSE(worker.AwaitRegistered().empty());
+  struct Case {
+    std::vector<std::string> args;
+    v1::Incoming::Kind kind;
+    std::string marker;
+  } cases[] = {
+      {{"--topic", "kinds", "cast", "note", R"({"m": "to-topic"})"}, v1::Incoming::CAST,
+       "to-topic"},
+      {{"--topic", "kinds", "--server", "w1", "cast", "note", R"({"m": "to-server"})"},
+       v1::Incoming::CAST, "to-server"},
+      {{"--topic", "kinds", "fanout", "note", R"({"m": "to-all"})"}, v1::Incoming::FANOUT,
+       "to-all"},
+      {{"--topic", "kinds", "--namespace", "admin", "--version", "2.0", "cast", "ns_only",
+        "{}"},
+       v1::Incoming::CAST, ""},
+  };
+  for (const Case& c : cases) {
+    EXPECT_THAT(ClientOutput(c.args), HasSubstr("sent"));
+    v1::ServeEvent event;
+    ASSERT_TRUE(worker.Read(&event));
+    ASSERT_TRUE(event.has_incoming());
+    EXPECT_EQ(event.incoming().kind(), c.kind) << c.marker;
+    if (!c.marker.empty()) {
+      EXPECT_EQ(event.incoming().method(), "note");
+      EXPECT_EQ(Member(event.incoming().args_json(), "m"), absl::StrCat("\"", c.marker, "\""));
+      EXPECT_EQ(event.incoming().namespace_(), "");
+      EXPECT_EQ(event.incoming().version(), "");
+    } else {
+      EXPECT_EQ(event.incoming().method(), "ns_only");
+      EXPECT_EQ(event.incoming().namespace_(), "admin");
+      EXPECT_EQ(event.incoming().version(), "2.0");
+    }
+    ASSERT_TRUE(worker.Answer(event.incoming().id(), ""));
+  }
+  EXPECT_TRUE(worker.Finish().ok());
+}
+
+// What the caller's oslo raises must be what it raises for the same exception from a real
+// Python server (host1 on topic "compute", same endpoints).
+TEST_F(ServeTest, ExceptionsReachTheCallerAsFromAPythonServer) {
+  Worker worker(Address(), Registration("errors", "w1"));
+  ASSERT_FALSE(worker.AwaitRegistered().empty());
+
+  v1::RemoteError value_error;
+  value_error.set_exception_class("ValueError");
+  value_error.set_exception_module("builtins");
+  value_error.set_message("invalid value: x");
+  value_error.add_traceback("Traceback (most recent call last):\n");
+  value_error.add_traceback("ValueError: invalid value: x\n");
+  value_error.set_args_json(R"(["invalid value: x"])");
+  v1::RemoteError custom;
+  custom.set_exception_class("CellQuotaExceeded");
+  custom.set_exception_module("cellgw_test_exc");
+  custom.set_message("Quota exceeded for cores: requested 8");
+  custom.add_traceback("cellgw_test_exc.CellQuotaExceeded: Quota exceeded for cores: requested 8\n");
+  custom.set_args_json(R"(["Quota exceeded for cores: requested 8"])");
+  custom.set_kwargs_json(R"({"resource": "cores", "requested": 8})");
+
+  struct Case {
+    std::string method, args;
+    const v1::RemoteError* error;
+  } cases[] = {{"fail_value", R"({"what": "x"})", &value_error},
+               {"fail_custom", "{}", &custom}};
+  for (const Case& c : cases) {
+    const std::string python = ClientOutput({"--topic", "compute", "call", c.method, c.args});
+    auto client = Client({"--topic", "errors", "call", c.method, c.args});
+    ASSERT_NE(client, nullptr);
+    v1::ServeEvent event;
+    ASSERT_TRUE(worker.Read(&event));
+    ASSERT_TRUE(event.has_incoming());
+    ASSERT_TRUE(worker.Fail(event.incoming().id(), *c.error));
+    EXPECT_EQ(Output(*client), python) << c.method;
+    EXPECT_THAT(python, HasSubstr(c.error->exception_class()));
+  }
+  EXPECT_TRUE(worker.Finish().ok());
+}
+
+TEST_F(ServeTest, NoSuchMethodAndUnsupportedVersionAreAnsweredAsOsloDoesWithoutTheWorker) {
+  Worker worker(Address(), Registration("dispatch", "w1"));
+  ASSERT_FALSE(worker.AwaitRegistered().empty());
+  const std::vector<std::vector<std::string>> refused = {
+      {"call", "nope", "{}"},                          // NoSuchMethod
+      {"call", "_private", "{}"},                      // never exposed
+      {"--version", "1.4", "call", "echo", "{}"},      // UnsupportedVersion
+      {"--namespace", "other", "call", "echo", "{}"},  // a wrong namespace, too
+  };
+  for (const std::vector<std::string>& args : refused) {
+    std::vector<std::string> python = {"--topic", "compute"};
+    python.insert(python.end(), args.begin(), args.end());
+    std::vector<std::string> served = {"--topic", "dispatch"};
+    served.insert(served.end(), args.begin(), args.end());
+    const std::string expected = ClientOutput(python);
+    EXPECT_THAT(expected, ::testing::AnyOf(HasSubstr("NoSuchMethod"),
+                                           HasSubstr("UnsupportedVersion")));
+    EXPECT_EQ(ClientOutput(served), expected) << args[args.size() - 2];
+  }
+  // None of them reached the worker: the first Incoming is the call sent now.
+  auto client = Client({"--topic", "dispatch", "call", "echo", R"({"after": 1})"});
+  ASSERT_NE(client, nullptr);
+  v1::ServeEvent event;
+  ASSERT_TRUE(worker.Read(&event));
+  ASSERT_TRUE(event.has_incoming());
+  EXPECT_EQ(Member(event.incoming().args_json(), "after"), "1");
+  ASSERT_TRUE(worker.Answer(event.incoming().id(), "1"));
+  EXPECT_EQ(Output(*client), "1");
+  EXPECT_TRUE(worker.Finish().ok());
+}
+
+TEST_F(ServeTest, AWorkerAndAPythonServerShareTheTopicsCalls) {
+  Worker worker(Address(), Registration("compute", "gw1"));
+  ASSERT_FALSE(worker.AwaitRegistered().empty());
+  worker.AutoAnswer([](const v1::Incoming&) { return R"({"server": "gw1"})"; });
+  int by_worker = 0, by_python = 0;
+  for (int i = 0; i < 8; ++i) {
+    const std::string out = ClientOutput({"--topic", "compute", "call", "echo", "{}"});
+    if (absl::StrContains(out, R"("server": "gw1")")) ++by_worker;
+    if (absl::StrContains(out, R"("server": "host1")")) ++by_python;
+  }
+  // RabbitMQ's round robin over the two consumers of "compute".
+  EXPECT_GT(by_worker, 0);
+  EXPECT_GT(by_python, 0);
+  EXPECT_EQ(by_worker + by_python, 8);
+  worker.Kill();
+}
+
+TEST_F(ServeTest, MaxInFlightLeavesTheRestInTheBroker) {
+  Worker worker(Address(), Registration("window", "w1", /*max_in_flight=*/2));
+  ASSERT_FALSE(worker.AwaitRegistered().empty());
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_THAT(ClientOutput({"--topic", "window", "cast", "note", absl::StrCat("{\"i\": ", i,
+                                                                                "}")}),
+                HasSubstr("sent"));
+  }
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 2; ++i) {
+    v1::ServeEvent event;
+    ASSERT_TRUE(worker.Read(&event));
+    ids.push_back(event.incoming().id());
+  }
+  // Two handed out and unacknowledged, three still ready in the broker.
+  EXPECT_TRUE(AwaitQueueCounts("window", {3, 2}));
+  ASSERT_TRUE(worker.Answer(ids[0], ""));
+  v1::ServeEvent event;
+  ASSERT_TRUE(worker.Read(&event));  // the answer freed one place
+  EXPECT_EQ(Member(event.incoming().args_json(), "i"), "2");
+  EXPECT_TRUE(AwaitQueueCounts("window", {2, 2}));
+  worker.Kill();
+}
+
+TEST_F(ServeTest, HeldCallsFailFastWhenTheWorkerGoesAndQueuedOnesGoToTheNextWorker) {
+  auto first = std::make_unique<Worker>(Address(), Registration("gone", "w1", 1));
+  ASSERT_FALSE(first->AwaitRegistered().empty());
+  auto held = Client({"--topic", "gone", "--timeout", "60", "call", "echo", R"({"n": "held"})"});
+  ASSERT_NE(held, nullptr);
+  v1::ServeEvent event;
+  ASSERT_TRUE(first->Read(&event));
+  auto queued =
+      Client({"--topic", "gone", "--timeout", "60", "call", "echo", R"({"n": "queued"})"});
+  ASSERT_NE(queued, nullptr);
+  // The queued call waits in the broker: the worker's one place is taken.
+  ASSERT_TRUE(AwaitQueueCounts("gone", {1, 1}));
+  const absl::Time killed = absl::Now();
+  first->Kill();
+  const std::string out = Output(*held);
+  EXPECT_THAT(out, HasSubstr(R"("exception": "ConnectionAbortedError")"));
+  EXPECT_LT(absl::Now() - killed, absl::Seconds(20));  // not its 60 s timeout
+
+  Worker second(Address(), Registration("gone", "w2"));
+  ASSERT_FALSE(second.AwaitRegistered().empty());
+  second.AutoAnswer([](const v1::Incoming& in) { return in.args_json(); });
+  EXPECT_EQ(Output(*queued), R"({"n": "queued"})");
+  second.Kill();
+}
+
+TEST_F(ServeTest, MonitoredCallLongerThanTheMonitorTimeoutSucceedsOnHeartbeats) {
+  Worker worker(Address(), Registration("monitor", "w1"));
+  ASSERT_FALSE(worker.AwaitRegistered().empty());
+  auto client = Client({"--topic", "monitor", "--timeout", "60", "--call-monitor-timeout", "4",
+                        "call", "slow", "{}"});
+  ASSERT_NE(client, nullptr);
+  v1::ServeEvent event;
+  ASSERT_TRUE(worker.Read(&event));
+  // The worker "works" three monitor periods; without heartbeats the caller would give up
+  // after 4 s.
+  EXPECT_EQ(client->WaitForLine([](const std::string&) { return true; }, absl::Seconds(12))
+                .status()
+                .code(),
+            absl::StatusCode::kDeadlineExceeded);
+  ASSERT_TRUE(worker.Answer(event.incoming().id(), R"("done")"));
+  EXPECT_EQ(Output(*client), R"("done")");
+  EXPECT_TRUE(worker.Finish().ok());
+}
+
+TEST_F(ServeTest, MalformedRegistrationIsRefusedNamingTheField) {
+  struct Case {
+    std::function<void(v1::Registration*)> change;
+    std::string field;
+  } cases[] = {
+      {[](v1::Registration* r) { r->clear_topic(); }, "topic"},
+      {[](v1::Registration* r) { r->clear_server(); }, "server"},
+      {[](v1::Registration* r) { r->clear_endpoints(); }, "endpoints"},
+      {[](v1::Registration* r) { r->mutable_endpoints(0)->set_version("1"); },
+       "endpoints[0].version"},
+      {[](v1::Registration* r) { r->set_max_in_flight(10001); }, "max_in_flight"},
+  };
+  for (const Case& c : cases) {
+    v1::Registration registration = Registration("bad", "w1");
+    c.change(&registration);
+    Worker worker(Address(), registration);
+    const grpc::Status status = worker.Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.field;
+    EXPECT_TRUE(absl::StartsWith(status.error_message(), c.field)) << status.error_message();
+  }
+}
+
+}  // namespace
+}  // namespace cellgw::testing

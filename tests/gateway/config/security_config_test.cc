@@ -166,6 +166,18 @@ security:
   EXPECT_TRUE(config->authenticates());
 }
 
+TEST(ParseSecurityConfig, GrantsForServeAloneNeedNoMethods) {
+  absl::StatusOr<SecurityConfig> config = Parse(R"(
+security:
+  tokens_file: $TOKENS
+  policy: [{identity: scheduler, cells: ["*"], topics: [compute], kinds: [serve]}]
+)");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->policy.size(), 1u);
+  EXPECT_EQ(config->policy[0].kinds, (std::vector<RequestKind>{RequestKind::kServe}));
+  EXPECT_TRUE(config->policy[0].methods.empty());
+}
+
 TEST(ParseSecurityConfig, GrantsForNotifyAndSubscribeAloneNeedNoMethods) {
   absl::StatusOr<SecurityConfig> config = Parse(R"(
 security:
@@ -283,7 +295,8 @@ TEST(ParseSecurityConfig, ErrorsNameTheKeyPath) {
        "security.policy[0].cells[0]: must be a string, not a list"},
       {"security: {tokens_file: $TOKENS, policy: [{identity: scheduler, " + grant +
            ", kinds: [call, list_cells]}]}",
-       "security.policy[0].kinds[1]: must be call, cast, fanout, notify or subscribe (ListCells "
+       "security.policy[0].kinds[1]: must be call, cast, fanout, notify, subscribe or serve "
+       "(ListCells "
        "needs no grant)"},
       {"security: {tokens_file: $TOKENS, policy: [{identity: scheduler, " + grant +
            ", server: [a]}]}",

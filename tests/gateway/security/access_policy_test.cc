@@ -195,9 +195,30 @@ TEST(AccessPolicy, GrantsWithoutKindsDoNotAllowNotifyOrSubscribe) {
       policy.Allows(kScheduler, Request(RequestKind::kSubscribe, "cell1", "notifications", "")));
 }
 
+TEST(AccessPolicy, ServeIsGrantedOnCellExchangeAndTopicAndOnlyWhenNamed) {
+  Grant grant = SchedulerGrant();
+  grant.topics = {"compute"};
+  grant.methods = {};  // never consulted for serve
+  grant.kinds = {RequestKind::kServe};
+  const AccessPolicy policy({grant});
+  EXPECT_TRUE(policy.Allows(kScheduler, Request(RequestKind::kServe, "cell1", "compute", "")));
+  EXPECT_FALSE(policy.Allows(kScheduler, Request(RequestKind::kServe, "cell1", "network", "")));
+  EXPECT_FALSE(policy.Allows(kScheduler, Request(RequestKind::kServe, "other", "compute", "")));
+  EXPECT_FALSE(
+      policy.Allows(kScheduler, Request(RequestKind::kServe, "cell1", "compute", "", "neutron")));
+  EXPECT_FALSE(policy.Allows(kScheduler, Request(RequestKind::kCall, "cell1", "compute", "x")));
+  // A grant written before serve existed (no kinds) does not allow it.
+  Grant old = SchedulerGrant();
+  old.kinds.clear();
+  old.topics = {"*"};
+  old.methods = {"*"};
+  EXPECT_FALSE(AccessPolicy({old}).Allows(
+      kScheduler, Request(RequestKind::kServe, "cell1", "compute", "")));
+}
+
 TEST(RequestKind, NamesRoundTripAndListCellsIsNotAKind) {
   for (RequestKind kind : {RequestKind::kCall, RequestKind::kCast, RequestKind::kFanout,
-                           RequestKind::kNotify, RequestKind::kSubscribe}) {
+                           RequestKind::kNotify, RequestKind::kSubscribe, RequestKind::kServe}) {
     EXPECT_EQ(ParseRequestKind(RequestKindName(kind)), kind);
   }
   EXPECT_FALSE(ParseRequestKind("list_cells").has_value());

@@ -6,6 +6,7 @@
 // has a real oslo server "host1" on topic "compute": the oracle for what a Python server
 // answers, and the partner of the mixed-servers test. Every test serves a topic of its own.
 #include <grpcpp/grpcpp.h>
+#include <signal.h>
 
 #include <functional>
 #include <memory>
@@ -24,6 +25,8 @@
 #include "tests/integration/gateway_fixture.h"
 #include "tests/support/oslo_process.h"
 #include "tests/support/rabbitmq_node.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/testdata.h"
 
 namespace cellgw::testing {
 namespace {
@@ -440,6 +443,42 @@ TEST_F(ServeTest, MonitoredCallLongerThanTheMonitorTimeoutSucceedsOnHeartbeats) 
   ASSERT_TRUE(worker.Answer(event.incoming().id(), R"("done")"));
   EXPECT_EQ(Output(*client), R"("done")");
   EXPECT_TRUE(worker.Finish().ok());
+}
+
+TEST_F(ServeTest, TheExampleCppWorkerAnswersARealOsloClient) {
+  SpawnOptions options;
+  options.argv = {RunfilePath("client/cellgw-example-worker"), "--addr", Address(), "--topic",
+                  "example", "--server", "cpp1"};
+  options.env = ChildEnvironment({});
+  options.die_with_parent = true;
+  auto worker = Subprocess::Spawn(options);
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  ASSERT_TRUE(AwaitQueueCounts("example.cpp1", {0, 0}));  // registered and consuming
+  EXPECT_EQ(ClientOutput({"--topic", "example", "call", "hello", R"({"n": 18446744073709551615})"}),
+            R"({"greeting": "hello from cpp1", "kw": {"n": 18446744073709551615}})");
+  EXPECT_EQ(ClientOutput({"--topic", "example", "call", "fail", "{}"}),
+            R"({"exception": "ValueError", "message": "fail was called", "module": "builtins"})");
+  (*worker)->Signal(SIGTERM);
+  auto code = (*worker)->WaitFor(kWait);
+  EXPECT_TRUE(code.ok()) << code.status();
+}
+
+TEST_F(ServeTest, ServingResumesAfterABrokerRestartWithoutTheWorkerRegisteringAgain) {
+  Worker worker(Address(), Registration("restart", "w1"));
+  ASSERT_FALSE(worker.AwaitRegistered().empty());
+  worker.AutoAnswer([](const v1::Incoming& in) { return in.args_json(); });
+  EXPECT_EQ(ClientOutput({"--topic", "restart", "call", "echo", R"({"n": 1})"}), R"({"n": 1})");
+  ASSERT_TRUE(node_->KillHard().ok());  // kill -9: the gateway's connection just drops
+  const absl::Status restarted = node_->Restart();
+  ASSERT_TRUE(restarted.ok()) << restarted;
+  // The queues are transient: they exist again only when the gateway declared them anew.
+  ASSERT_TRUE(AwaitQueueCounts("restart.w1", {0, 0}));
+  EXPECT_EQ(ClientOutput({"--topic", "restart", "call", "echo", R"({"n": 2})"}), R"({"n": 2})");
+  // The same stream, never ended: the worker saw no error.
+  EXPECT_EQ(ClientOutput({"--topic", "restart", "--server", "w1", "call", "echo",
+                          R"({"n": 3})"}),
+            R"({"n": 3})");
+  worker.Kill();
 }
 
 TEST_F(ServeTest, MalformedRegistrationIsRefusedNamingTheField) {

@@ -76,6 +76,9 @@ class ServeSession::Sink : public SubscriptionSink {
     const bool first = !session_->consumed_once_.exchange(true);
     if (session_->worker_ != nullptr) session_->worker_->OnConsuming(session_->queues_, first);
   }
+  void OnInterrupted(const absl::Status& why) override {
+    if (session_->worker_ != nullptr) session_->worker_->OnInterrupted(why);
+  }
   void OnEnded(const absl::Status& status) override {
     std::shared_ptr<ServeWorker> worker = std::move(session_->worker_);
     session_.reset();  // the session may own whoever owns the worker
@@ -220,11 +223,12 @@ absl::Status ServeSession::Answer(uint64_t id, const WorkerAnswer& answer) {
   return absl::OkStatus();
 }
 
-void ServeSession::Close() {
+size_t ServeSession::Close() {
   std::vector<DeliveryTag> tags;
+  size_t abandoned = 0;
   {
     absl::MutexLock lock(&mu_);
-    if (closed_) return;
+    if (closed_) return 0;
     closed_ = true;
     RemoteFailure gone;
     gone.exception_class = std::string(kWorkerGoneClass);
@@ -237,6 +241,7 @@ void ServeSession::Close() {
       tags.push_back(held.tag);
       if (held.kind == IncomingKind::kCall && !held.reply_q.empty()) {
         PublishReply(held.reply_q, held.msg_id, "null", &gone, true).IgnoreError();
+        ++abandoned;
       }
     }
     held_.clear();
@@ -245,6 +250,7 @@ void ServeSession::Close() {
   // oslo's server acknowledges before running it; its caller has its answer.
   if (!tags.empty()) connection_->Ack(subscription_.load(), tags);
   connection_->Cancel(subscription_.load());
+  return abandoned;
 }
 
 void ServeSession::Tick(absl::Time now) {

@@ -103,6 +103,10 @@ class ServeWorker {
   // after each reconnect.
   virtual void OnConsuming(const std::vector<std::string>& queues, bool first) {}
   virtual void OnIncoming(IncomingRequest request) = 0;
+  // Consuming stopped (the broker connection or the channel was lost); it resumes by itself
+  // (OnConsuming with first == false). What the worker holds stays valid: its answers are
+  // published when the connection is back, and redeliveries of it are not handed out again.
+  virtual void OnInterrupted(const absl::Status& why) {}
   // The end, exactly once: OK after Close(), otherwise UNAVAILABLE (the cell unreachable for
   // its subscription_outage_timeout, or shutdown) or FAILED_PRECONDITION / NOT_FOUND (the
   // broker refused a declare).
@@ -125,8 +129,9 @@ class ServeSession {
   absl::Status Answer(uint64_t id, const WorkerAnswer& answer);
 
   // The worker is gone: fails the calls it holds (kWorkerGoneClass), acknowledges everything
-  // it holds, cancels its consumers. OnEnd(OK) follows unless the session had ended. Idempotent.
-  void Close();
+  // it holds, cancels its consumers. OnEnd(OK) follows unless the session had ended.
+  // Returns the number of calls answered so (0 when called again).
+  size_t Close();
 
   const std::vector<std::string>& queues() const { return queues_; }
   size_t held() const;  // requests handed out and not answered

@@ -51,7 +51,10 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   server->service_ = std::make_unique<CellGatewayService>(
       server->bridge_.get(), server->metrics_.get(), server->authorizer_.get(),
       server->notifications_.get());
-  server->service_->EnableServe(server->serve_.get());
+  server->serve_metrics_ = std::make_unique<ServeMetrics>(*server->metrics_, cell_names);
+  server->serve_health_ = std::make_unique<ServeHealth>();
+  server->service_->EnableServe(server->serve_.get(), server->serve_metrics_.get(),
+                                server->serve_health_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -64,6 +67,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
         absl::StrCat("listen: cannot serve gRPC on '", config.listen, "'"));
   }
   server->health_->Attach(server->server_->GetHealthCheckService(), server->bridge_.get());
+  server->serve_health_->Attach(server->server_->GetHealthCheckService());
   server->bridge_->Start();
   Log(LogLevel::kInfo, "cellgw serving",
       {{"listen", config.listen}, {"port", server->port_},

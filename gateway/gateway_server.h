@@ -26,6 +26,8 @@
 #include "gateway/config/config.h"
 #include "gateway/observability/health_reporter.h"
 #include "gateway/observability/metrics.h"
+#include "gateway/observability/serve_health.h"
+#include "gateway/observability/serve_metrics.h"
 #include "gateway/config/security_config.h"
 
 namespace cellgw::gateway {
@@ -68,6 +70,8 @@ class GatewayServer {
   std::unique_ptr<bridge::RpcBridge> bridge_;
   std::unique_ptr<bridge::NotificationBridge> notifications_;  // connects on first use
   std::unique_ptr<bridge::ServeBridge> serve_;                 // connects on first use
+  std::unique_ptr<ServeMetrics> serve_metrics_;
+  std::unique_ptr<ServeHealth> serve_health_;
   std::unique_ptr<Authorizer> authorizer_;  // null without authentication; outlives service_
   std::unique_ptr<CellGatewayService> service_;
   std::unique_ptr<grpc::Server> server_;

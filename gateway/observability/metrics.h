@@ -98,6 +98,9 @@ class GatewayMetrics : public bridge::BridgeObserver, public bridge::Notificatio
                              bridge::NotificationDropReason reason) override;
   void OnSubscribersChanged(absl::string_view cell, int delta) override;
 
+  // The registry /metrics exposes, for the families of other modules (serve_metrics.h).
+  const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
+
  private:
   struct Families;
   struct CellSeries;

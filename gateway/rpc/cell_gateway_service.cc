@@ -253,6 +253,8 @@ grpc::ServerBidiReactor<v1::ServeRequest, v1::ServeEvent>* CellGatewayService::S
   }
   ServeEnvironment env;
   env.serve = serve_;
+  env.serve_metrics = serve_metrics_;
+  env.serve_health = serve_health_;
   env.metrics = metrics_;
   env.authorizer = authorizer_;
   env.only_cell = only_cell_;

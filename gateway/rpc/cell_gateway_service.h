@@ -70,9 +70,13 @@ class CellGatewayService final : public v1::CellGateway::CallbackService {
   // in_flight(), like Subscribe. UNIMPLEMENTED until EnableServe.
   grpc::ServerBidiReactor<v1::ServeRequest, v1::ServeEvent>* Serve(
       grpc::CallbackServerContext* context) override;
-  // Serves Serve streams with `serve`, which must outlive the service. Call before the server
-  // starts.
-  void EnableServe(bridge::ServeBridge* serve) { serve_ = serve; }
+  // Serves Serve streams with `serve`; `metrics` and `health` may be null. All must outlive
+  // the service. Call before the server starts.
+  void EnableServe(bridge::ServeBridge* serve, ServeMetrics* metrics, ServeHealth* health) {
+    serve_ = serve;
+    serve_metrics_ = metrics;
+    serve_health_ = health;
+  }
 
   // Refuse new requests with UNAVAILABLE from now on. Thread-safe.
   void BeginShutdown();
@@ -97,6 +101,8 @@ class CellGatewayService final : public v1::CellGateway::CallbackService {
   const Authorizer* authorizer_;
   bridge::NotificationBridge* notifications_;
   bridge::ServeBridge* serve_ = nullptr;
+  ServeMetrics* serve_metrics_ = nullptr;
+  ServeHealth* serve_health_ = nullptr;
   std::string only_cell_;  // the single cell's name when exactly one is configured
   std::atomic<bool> shutting_down_{false};
   mutable absl::Mutex mu_;

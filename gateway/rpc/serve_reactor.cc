@@ -32,7 +32,15 @@ std::string CallerRequestId(const grpc::CallbackServerContext* context) {
 // callback API requires. The reactor stays alive while Finish has not been called.
 class ServeReactor::Stream : public bridge::ServeWorker {
  public:
-  explicit Stream(ServeReactor* reactor) : reactor_(reactor) {}
+  Stream(ServeReactor* reactor, ServeMetrics* metrics, ServeHealth* health)
+      : reactor_(reactor), metrics_(metrics), health_(health) {}
+
+  // Before the session starts: the labels of its metrics and health entry.
+  void Configure(std::string cell, std::string health_name) {
+    absl::MutexLock lock(&mu_);
+    cell_ = std::move(cell);
+    health_name_ = std::move(health_name);
+  }
 
   void SetSession(std::shared_ptr<bridge::ServeSession> session) {
     absl::MutexLock lock(&mu_);
@@ -41,19 +49,24 @@ class ServeReactor::Stream : public bridge::ServeWorker {
 
   // bridge::ServeWorker (the consumer-connection thread)
   void OnConsuming(const std::vector<std::string>& queues, bool first) override {
+    SetConsuming(true);
     if (!first) return;  // a reconnect: the worker sees nothing of it
     v1::ServeEvent event;
     for (const std::string& queue : queues) event.mutable_registered()->add_queues(queue);
     Push(std::move(event));
   }
 
+  void OnInterrupted(const absl::Status&) override { SetConsuming(false); }
+
   void OnIncoming(bridge::IncomingRequest request) override {
+    if (metrics_ != nullptr) metrics_->Count(cell_, ServeMetrics::Outcome::kHandedOut);
     v1::ServeEvent event;
     *event.mutable_incoming() = ToIncomingProto(std::move(request));
     Push(std::move(event));
   }
 
   void OnEnd(const absl::Status& status) override {
+    SetConsuming(false);
     Step next;
     {
       absl::MutexLock lock(&mu_);
@@ -100,7 +113,12 @@ class ServeReactor::Stream : public bridge::ServeWorker {
       }
       next = PickLocked();
     }
-    if (session != nullptr) session->Close();
+    if (session != nullptr) {
+      const size_t abandoned = session->Close();
+      if (metrics_ != nullptr && abandoned > 0) {
+        metrics_->Count(cell_, ServeMetrics::Outcome::kAbandoned, abandoned);
+      }
+    }
     Perform(next);
   }
 
@@ -113,6 +131,10 @@ class ServeReactor::Stream : public bridge::ServeWorker {
     }
     if (session == nullptr) return absl::OkStatus();
     absl::Status status = session->Answer(answer.id, answer.answer);
+    if (status.ok() && metrics_ != nullptr) {
+      metrics_->Count(cell_, answer.answer.failure.has_value() ? ServeMetrics::Outcome::kFailed
+                                                               : ServeMetrics::Outcome::kAnswered);
+    }
     if (absl::IsNotFound(status)) return absl::InvalidArgumentError(status.message());
     if (absl::IsFailedPrecondition(status)) return absl::OkStatus();  // ending already
     return status;
@@ -140,6 +162,14 @@ class ServeReactor::Stream : public bridge::ServeWorker {
     const v1::ServeEvent* write = nullptr;
     std::optional<grpc::Status> finish;
   };
+
+  // Health: this worker counts for its entry while consuming.
+  void SetConsuming(bool consuming) {
+    absl::MutexLock lock(&mu_);
+    if (consuming_ == consuming) return;
+    consuming_ = consuming;
+    if (health_ != nullptr) health_->Consuming(health_name_, consuming ? +1 : -1);
+  }
 
   void Push(v1::ServeEvent event) {
     Step next;
@@ -175,8 +205,14 @@ class ServeReactor::Stream : public bridge::ServeWorker {
     if (step.finish.has_value()) step.reactor->Finish(*step.finish);
   }
 
+  ServeMetrics* const metrics_;
+  ServeHealth* const health_;
+  std::string cell_;  // set by Configure before the session starts, read-only afterwards
+
   absl::Mutex mu_;
   ServeReactor* reactor_ ABSL_GUARDED_BY(mu_);
+  std::string health_name_ ABSL_GUARDED_BY(mu_);
+  bool consuming_ ABSL_GUARDED_BY(mu_) = false;
   std::shared_ptr<bridge::ServeSession> session_ ABSL_GUARDED_BY(mu_);
   bool ended_ ABSL_GUARDED_BY(mu_) = false;  // the bridge ended the session
   // At most max_in_flight Incomings (the broker's window) and the Registered event.
@@ -196,7 +232,7 @@ ServeReactor::ServeReactor(grpc::CallbackServerContext* context, const ServeEnvi
       env_(env),
       request_id_(ChooseRequestId(CallerRequestId(context))),
       start_(absl::Now()),
-      stream_(std::make_shared<Stream>(this)) {
+      stream_(std::make_shared<Stream>(this, env.serve_metrics, env.serve_health)) {
   context_->AddInitialMetadata(std::string(kRequestIdHeader), request_id_);
   if (env_.shutting_down != nullptr && env_.shutting_down->load(std::memory_order_acquire)) {
     stream_->End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "cellgw is shutting down"));
@@ -219,10 +255,12 @@ grpc::Status ServeReactor::Start() {
     caller_ = std::move(decision.caller);
     if (!decision.status.ok()) return decision.status;
   }
+  stream_->Configure(cell_, ServeHealthName(cell_, topic_, server_));
   absl::StatusOr<std::shared_ptr<bridge::ServeSession>> session =
       env_.serve->Serve(*registration, stream_);
   if (!session.ok()) return ToGrpcStatus(session.status());
   stream_->SetSession(*session);
+  if (env_.serve_metrics != nullptr) env_.serve_metrics->WorkersChanged(cell_, +1);
   if (LogEnabled(LogLevel::kInfo)) {
     Log(LogLevel::kInfo, "worker registered",
         {{"request_id", request_id_},
@@ -270,6 +308,7 @@ void ServeReactor::OnCancel() {
 
 void ServeReactor::OnDone() {
   const Stream::Summary summary = stream_->Detach();
+  if (registered_ && env_.serve_metrics != nullptr) env_.serve_metrics->WorkersChanged(cell_, -1);
   const absl::Duration elapsed = absl::Now() - start_;
   const absl::string_view code = StatusCodeName(summary.status.error_code());
   if (env_.metrics != nullptr) {

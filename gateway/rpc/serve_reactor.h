@@ -35,6 +35,8 @@
 #include "bridge/serve_bridge.h"
 #include "cellgw/v1/gateway.grpc.pb.h"
 #include "gateway/observability/metrics.h"
+#include "gateway/observability/serve_health.h"
+#include "gateway/observability/serve_metrics.h"
 #include "gateway/security/authorizer.h"
 
 namespace cellgw::gateway {
@@ -43,6 +45,8 @@ namespace cellgw::gateway {
 struct ServeEnvironment {
   bridge::ServeBridge* serve = nullptr;
   GatewayMetrics* metrics = nullptr;       // may be null
+  ServeMetrics* serve_metrics = nullptr;   // may be null
+  ServeHealth* serve_health = nullptr;     // may be null
   const Authorizer* authorizer = nullptr;  // null: no authentication
   std::string only_cell;                   // the single cell's name when exactly one is configured
   const std::atomic<bool>* shutting_down = nullptr;  // new streams are refused once true

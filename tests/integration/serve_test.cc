@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
@@ -23,6 +24,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/gateway_fixture.h"
+#include "tests/resilience/resilience_health.grpc.pb.h"
 #include "tests/support/oslo_process.h"
 #include "tests/support/rabbitmq_node.h"
 #include "tests/support/subprocess.h"
@@ -175,6 +177,29 @@ class ServeTest : public ::testing::Test {
   }
 
   static std::string Address() { return gateway_->address; }
+
+  // The gateway's health status of `service` (grpc.health.v1 Check).
+  static grpc::health::v1::HealthCheckResponse::ServingStatus Health(const std::string& service) {
+    auto stub = grpc::health::v1::Health::NewStub(
+        grpc::CreateChannel(Address(), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service(service);
+    grpc::health::v1::HealthCheckResponse response;
+    const grpc::Status status = stub->Check(&context, request, &response);
+    return status.ok() ? response.status() : grpc::health::v1::HealthCheckResponse::UNKNOWN;
+  }
+
+  // The value of the series of `metric` whose labels contain `labels`, from a scrape.
+  static double MetricValue(const std::string& metric, const std::string& labels) {
+    for (absl::string_view line : absl::StrSplit(gateway_->server->metrics().Scrape(), '\n')) {
+      if (absl::StartsWith(line, metric + "{") && absl::StrContains(line, labels)) {
+        double value = 0;
+        if (absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &value)) return value;
+      }
+    }
+    return -1;
+  }
 
   // Messages ready and unacknowledged in `queue`, from rabbitmqctl.
   static std::pair<int, int> QueueCounts(const std::string& queue) {
@@ -479,6 +504,51 @@ TEST_F(ServeTest, ServingResumesAfterABrokerRestartWithoutTheWorkerRegisteringAg
                           R"({"n": 3})"}),
             R"({"n": 3})");
   worker.Kill();
+}
+
+TEST_F(ServeTest, HealthAndMetricsFollowTheWorkers) {
+  using Status = grpc::health::v1::HealthCheckResponse;
+  const std::string entry = "serve/cell1/health.w1";
+  const double handed = MetricValue("cellgw_serve_requests_total", R"(cell="cell1",outcome="handed_out")");
+  const double answered = MetricValue("cellgw_serve_requests_total", R"(cell="cell1",outcome="answered")");
+  const double failed = MetricValue("cellgw_serve_requests_total", R"(cell="cell1",outcome="failed")");
+  const double abandoned = MetricValue("cellgw_serve_requests_total", R"(cell="cell1",outcome="abandoned")");
+  const double workers = MetricValue("cellgw_serve_workers", R"(cell="cell1")");
+  {
+    Worker worker(Address(), Registration("health", "w1"));
+    ASSERT_FALSE(worker.AwaitRegistered().empty());
+    EXPECT_EQ(Health(entry), Status::SERVING);
+    EXPECT_EQ(MetricValue("cellgw_serve_workers", R"(cell="cell1")"), workers + 1);
+    for (const char* method : {"echo", "fail_value", "slow"}) {
+      auto client = Client({"--topic", "health", "call", method, "{}"});
+      ASSERT_NE(client, nullptr);
+      v1::ServeEvent event;
+      ASSERT_TRUE(worker.Read(&event));
+      if (absl::string_view(method) == "echo") {
+        ASSERT_TRUE(worker.Answer(event.incoming().id(), "1"));
+      } else if (absl::string_view(method) == "fail_value") {
+        v1::RemoteError error;
+        error.set_exception_class("ValueError");
+        error.set_exception_module("builtins");
+        ASSERT_TRUE(worker.Fail(event.incoming().id(), error));
+      } else {
+        worker.Kill();  // holds "slow": abandoned
+      }
+      EXPECT_THAT(Output(*client), ::testing::Not(HasSubstr("no output")));
+    }
+  }
+  // The stream's end is logged and counted once the gateway finished it.
+  const absl::Time deadline = absl::Now() + kWait;
+  while (MetricValue("cellgw_serve_workers", R"(cell="cell1")") != workers &&
+         absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(MetricValue("cellgw_serve_workers", R"(cell="cell1")"), workers);
+  EXPECT_EQ(Health(entry), Status::NOT_SERVING);
+  EXPECT_EQ(MetricValue("cellgw_serve_requests_total", R"(cell="cell1",outcome="handed_out")"), handed + 3);
+  EXPECT_EQ(MetricValue("cellgw_serve_requests_total", R"(cell="cell1",outcome="answered")"), answered + 1);
+  EXPECT_EQ(MetricValue("cellgw_serve_requests_total", R"(cell="cell1",outcome="failed")"), failed + 1);
+  EXPECT_EQ(MetricValue("cellgw_serve_requests_total", R"(cell="cell1",outcome="abandoned")"), abandoned + 1);
 }
 
 TEST_F(ServeTest, MalformedRegistrationIsRefusedNamingTheField) {

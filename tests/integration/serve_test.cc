@@ -488,6 +488,27 @@ TEST_F(ServeTest, TheExampleCppWorkerAnswersARealOsloClient) {
   EXPECT_TRUE(code.ok()) << code.status();
 }
 
+TEST_F(ServeTest, TheExamplePythonWorkerAnswersARealOsloClient) {
+  SpawnOptions options;
+  options.argv = {"/usr/bin/python3", RunfilePath("deploy/demo/python_worker.py"), "--stubs",
+                  RunfilePath("proto/py"), "--addr", Address(), "--topic", "pyexample",
+                  "--server", "py1"};
+  options.env = ChildEnvironment({});
+  options.die_with_parent = true;
+  auto worker = Subprocess::Spawn(options);
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  ASSERT_TRUE(AwaitQueueCounts("pyexample.py1", {0, 0}));  // registered and consuming
+  EXPECT_EQ(ClientOutput({"--topic", "pyexample", "call", "add",
+                          R"({"a": 18446744073709551615, "b": 1})"}),
+            "18446744073709551616");
+  EXPECT_EQ(ClientOutput({"--topic", "pyexample", "call", "fail", "{}"}),
+            R"({"exception": "ZeroDivisionError", "message": "division by zero", )"
+            R"("module": "builtins"})");
+  (*worker)->Signal(SIGTERM);
+  auto code = (*worker)->WaitFor(kWait);
+  EXPECT_TRUE(code.ok()) << code.status();
+}
+
 TEST_F(ServeTest, ServingResumesAfterABrokerRestartWithoutTheWorkerRegisteringAgain) {
   Worker worker(Address(), Registration("restart", "w1"));
   ASSERT_FALSE(worker.AwaitRegistered().empty());

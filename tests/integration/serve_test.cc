@@ -8,6 +8,7 @@
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <string>
@@ -45,6 +46,7 @@ class Worker {
     stub_ = v1::CellGateway::NewStub(
         grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
     context_.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(300));
+    context_.set_wait_for_ready(true);  // a gateway process may still be starting
     stream_ = stub_->Serve(&context_);
     v1::ServeRequest first;
     *first.mutable_register_() = std::move(registration);
@@ -76,6 +78,13 @@ class Worker {
     v1::ServeRequest request;
     request.mutable_reply()->set_id(id);
     *request.mutable_reply()->mutable_error() = error;
+    absl::MutexLock lock(&write_mu_);
+    return stream_->Write(request);
+  }
+
+  bool Register(v1::Registration registration) {
+    v1::ServeRequest request;
+    *request.mutable_register_() = std::move(registration);
     absl::MutexLock lock(&write_mu_);
     return stream_->Write(request);
   }
@@ -572,6 +581,41 @@ TEST_F(ServeTest, HealthAndMetricsFollowTheWorkers) {
   EXPECT_EQ(MetricValue("cellgw_serve_requests_total", R"(cell="cell1",outcome="abandoned")"), abandoned + 1);
 }
 
+// The gateway process (the real binary) is killed while its worker holds a monitored call: no
+// more heartbeats, so the caller's oslo gives up after its monitor timeout, not its call
+// timeout.
+TEST_F(ServeTest, AMonitoredCallFailsByItsMonitorTimeoutWhenTheGatewayDies) {
+  auto port = PickFreeLoopbackPort();
+  ASSERT_TRUE(port.ok()) << port.status();
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string config = absl::StrCat(tmp ? tmp : "/tmp", "/serve_gateway.yaml");
+  {
+    std::ofstream out(config);
+    out << "listen: 127.0.0.1:" << *port << "\ncells:\n  - name: cell1\n    transport_url: "
+        << node_->Url("/") << "\n    control_exchange: nova\n";
+  }
+  SpawnOptions options;
+  options.argv = {RunfilePath("gateway/cellgw"), "--config", config};
+  options.env = ChildEnvironment({});
+  options.stdout_path = absl::StrCat(tmp ? tmp : "/tmp", "/serve_gateway.log");
+  options.die_with_parent = true;
+  auto gateway = Subprocess::Spawn(options);
+  ASSERT_TRUE(gateway.ok()) << gateway.status();
+
+  Worker worker(absl::StrCat("127.0.0.1:", *port), Registration("dies", "w1"));
+  ASSERT_FALSE(worker.AwaitRegistered().empty());
+  auto client = Client({"--topic", "dies", "--timeout", "60", "--call-monitor-timeout", "4",
+                        "call", "slow", "{}"});
+  ASSERT_NE(client, nullptr);
+  v1::ServeEvent event;
+  ASSERT_TRUE(worker.Read(&event));  // the worker holds the call
+  const absl::Time killed = absl::Now();
+  (*gateway)->Signal(SIGKILL);
+  EXPECT_THAT(Output(*client), HasSubstr(R"("exception": "MessagingTimeout")"));
+  const absl::Duration waited = absl::Now() - killed;
+  EXPECT_LT(waited, absl::Seconds(20)) << "failed by the 60 s call timeout, not the monitor's";
+}
+
 TEST_F(ServeTest, MalformedRegistrationIsRefusedNamingTheField) {
   struct Case {
     std::function<void(v1::Registration*)> change;
@@ -592,6 +636,24 @@ TEST_F(ServeTest, MalformedRegistrationIsRefusedNamingTheField) {
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.field;
     EXPECT_TRUE(absl::StartsWith(status.error_message(), c.field)) << status.error_message();
   }
+}
+
+TEST_F(ServeTest, AReplyNamingNoHeldRequestEndsTheStreamNamingTheId) {
+  Worker worker(Address(), Registration("badreply", "w1"));
+  ASSERT_FALSE(worker.AwaitRegistered().empty());
+  ASSERT_TRUE(worker.Answer(12345, "1"));
+  const grpc::Status status = worker.Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StartsWith(status.error_message(), "id: ")) << status.error_message();
+}
+
+TEST_F(ServeTest, ASecondRegistrationEndsTheStreamNamingRegister) {
+  Worker worker(Address(), Registration("twice", "w1"));
+  ASSERT_FALSE(worker.AwaitRegistered().empty());
+  ASSERT_TRUE(worker.Register(Registration("twice", "w2")));
+  const grpc::Status status = worker.Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StartsWith(status.error_message(), "register: ")) << status.error_message();
 }
 
 }  // namespace

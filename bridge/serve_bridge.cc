@@ -106,10 +106,13 @@ size_t ServeSession::held() const {
 
 void ServeSession::Remember(const std::string& unique_id) {
   if (unique_id.empty()) return;
-  if (answered_.size() < kRememberedAnswers) {
-    answered_.push_back(unique_id);
+  held_by_unique_id_.erase(unique_id);
+  if (!answered_.insert(unique_id).second) return;
+  if (answered_ring_.size() < kRememberedAnswers) {
+    answered_ring_.push_back(unique_id);
   } else {
-    answered_[answered_next_] = unique_id;
+    answered_.erase(answered_ring_[answered_next_]);
+    answered_ring_[answered_next_] = unique_id;
     answered_next_ = (answered_next_ + 1) % kRememberedAnswers;
   }
 }
@@ -137,16 +140,12 @@ SubscriptionSink::Disposition ServeSession::OnDelivery(Delivery delivery) {
     if (closed_) return SubscriptionSink::Disposition::kKeep;  // the channel is closing
     if (!held.unique_id.empty()) {
       // A redelivery (after a reconnect) of what the worker holds: it now answers this copy.
-      for (auto& [held_id, entry] : held_) {
-        if (entry.unique_id == held.unique_id) {
-          entry.tag = held.tag;
-          return SubscriptionSink::Disposition::kKeep;
-        }
+      if (auto it = held_by_unique_id_.find(held.unique_id); it != held_by_unique_id_.end()) {
+        held_.at(it->second).tag = held.tag;
+        return SubscriptionSink::Disposition::kKeep;
       }
       // Or of what it answered already: oslo's duplicate check drops it without a reply.
-      if (std::find(answered_.begin(), answered_.end(), held.unique_id) != answered_.end()) {
-        return SubscriptionSink::Disposition::kAck;
-      }
+      if (answered_.contains(held.unique_id)) return SubscriptionSink::Disposition::kAck;
     }
     const DispatchDecision decision =
         dispatcher_.Dispatch(request->method, request->namespace_, request->version);
@@ -166,6 +165,7 @@ SubscriptionSink::Disposition ServeSession::OnDelivery(Delivery delivery) {
       }
     }
     id = next_id_++;
+    if (!held.unique_id.empty()) held_by_unique_id_[held.unique_id] = id;
     held_.emplace(id, held);
   }
   handed_out_.fetch_add(1, std::memory_order_relaxed);
@@ -245,6 +245,7 @@ size_t ServeSession::Close() {
       }
     }
     held_.clear();
+    held_by_unique_id_.clear();
   }
   // Acknowledged, not returned to the queue: a request handed to a worker counts as taken, as
   // oslo's server acknowledges before running it; its caller has its answer.

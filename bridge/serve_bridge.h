@@ -55,6 +55,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -180,7 +181,11 @@ class ServeSession {
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<uint64_t, Held> held_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::string> answered_ ABSL_GUARDED_BY(mu_);  // ring of recent _unique_ids
+  // The _unique_id of each held request (those that have one) -> its id.
+  absl::flat_hash_map<std::string, uint64_t> held_by_unique_id_ ABSL_GUARDED_BY(mu_);
+  // Recently answered _unique_ids: a set to look up, a ring to forget the oldest.
+  absl::flat_hash_set<std::string> answered_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> answered_ring_ ABSL_GUARDED_BY(mu_);
   size_t answered_next_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

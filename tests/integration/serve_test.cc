@@ -237,6 +237,19 @@ class ServeTest : public ::testing::Test {
     return got == expected;
   }
 
+  // Polls MetricValue until it equals `expected` (a stream's end is counted once gRPC is done
+  // with it, after the worker saw its status).
+  static bool AwaitMetric(const std::string& metric, const std::string& labels,
+                          double expected) {
+    const absl::Time deadline = absl::Now() + kWait;
+    double got;
+    while ((got = MetricValue(metric, labels)) != expected && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    EXPECT_EQ(got, expected) << metric << labels;
+    return got == expected;
+  }
+
   static RabbitMqNode* node_;
   static OsloProcess* oslo_server_;
   static RunningGateway* gateway_;
@@ -340,7 +353,8 @@ TEST_F(ServeTest, ExceptionsReachTheCallerAsFromAPythonServer) {
   custom.set_exception_class("CellQuotaExceeded");
   custom.set_exception_module("cellgw_test_exc");
   custom.set_message("Quota exceeded for cores: requested 8");
-  custom.add_traceback("cellgw_test_exc.CellQuotaExceeded: Quota exceeded for cores: requested 8\n");
+  custom.add_traceback(
+      "cellgw_test_exc.CellQuotaExceeded: Quota exceeded for cores: requested 8\n");
   custom.set_args_json(R"(["Quota exceeded for cores: requested 8"])");
   custom.set_kwargs_json(R"({"resource": "cores", "requested": 8})");
 
@@ -539,16 +553,21 @@ TEST_F(ServeTest, ServingResumesAfterABrokerRestartWithoutTheWorkerRegisteringAg
 TEST_F(ServeTest, HealthAndMetricsFollowTheWorkers) {
   using Status = grpc::health::v1::HealthCheckResponse;
   const std::string entry = "serve/cell1/health.w1";
-  const double handed = MetricValue("cellgw_serve_requests_total", R"(cell="cell1",outcome="handed_out")");
-  const double answered = MetricValue("cellgw_serve_requests_total", R"(cell="cell1",outcome="answered")");
-  const double failed = MetricValue("cellgw_serve_requests_total", R"(cell="cell1",outcome="failed")");
-  const double abandoned = MetricValue("cellgw_serve_requests_total", R"(cell="cell1",outcome="abandoned")");
-  const double workers = MetricValue("cellgw_serve_workers", R"(cell="cell1")");
+  const auto Outcome = [](absl::string_view outcome) {
+    return MetricValue("cellgw_serve_requests_total",
+                       absl::StrCat(R"(cell="cell1",outcome=")", outcome, "\""));
+  };
+  // Every earlier test's workers have gone.
+  ASSERT_TRUE(AwaitMetric("cellgw_serve_workers", R"(cell="cell1")", 0));
+  const double handed = Outcome("handed_out");
+  const double answered = Outcome("answered");
+  const double failed = Outcome("failed");
+  const double abandoned = Outcome("abandoned");
   {
     Worker worker(Address(), Registration("health", "w1"));
     ASSERT_FALSE(worker.AwaitRegistered().empty());
     EXPECT_EQ(Health(entry), Status::SERVING);
-    EXPECT_EQ(MetricValue("cellgw_serve_workers", R"(cell="cell1")"), workers + 1);
+    EXPECT_EQ(MetricValue("cellgw_serve_workers", R"(cell="cell1")"), 1);
     for (const char* method : {"echo", "fail_value", "slow"}) {
       auto client = Client({"--topic", "health", "call", method, "{}"});
       ASSERT_NE(client, nullptr);
@@ -567,18 +586,12 @@ TEST_F(ServeTest, HealthAndMetricsFollowTheWorkers) {
       EXPECT_THAT(Output(*client), ::testing::Not(HasSubstr("no output")));
     }
   }
-  // The stream's end is logged and counted once the gateway finished it.
-  const absl::Time deadline = absl::Now() + kWait;
-  while (MetricValue("cellgw_serve_workers", R"(cell="cell1")") != workers &&
-         absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  EXPECT_EQ(MetricValue("cellgw_serve_workers", R"(cell="cell1")"), workers);
+  EXPECT_TRUE(AwaitMetric("cellgw_serve_workers", R"(cell="cell1")", 0));
   EXPECT_EQ(Health(entry), Status::NOT_SERVING);
-  EXPECT_EQ(MetricValue("cellgw_serve_requests_total", R"(cell="cell1",outcome="handed_out")"), handed + 3);
-  EXPECT_EQ(MetricValue("cellgw_serve_requests_total", R"(cell="cell1",outcome="answered")"), answered + 1);
-  EXPECT_EQ(MetricValue("cellgw_serve_requests_total", R"(cell="cell1",outcome="failed")"), failed + 1);
-  EXPECT_EQ(MetricValue("cellgw_serve_requests_total", R"(cell="cell1",outcome="abandoned")"), abandoned + 1);
+  EXPECT_EQ(Outcome("handed_out"), handed + 3);
+  EXPECT_EQ(Outcome("answered"), answered + 1);
+  EXPECT_EQ(Outcome("failed"), failed + 1);
+  EXPECT_EQ(Outcome("abandoned"), abandoned + 1);
 }
 
 // The gateway process (the real binary) is killed while its worker holds a monitored call: no

@@ -6,6 +6,8 @@
 #include <amqp_tcp_socket.h>
 #include <sys/time.h>
 
+#include <map>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -493,6 +495,278 @@ int AmqpConnection::fd() const {
 
 int AmqpConnection::negotiated_heartbeat_seconds() const {
   return amqp_get_heartbeat(state_->conn);
+}
+
+}  // namespace cellgw::bridge
+
+// ---------------------------------------------------------------------------------------------
+// Own channels (ConsumerConnection). Kept apart from the fixed-channel code above.
+
+namespace cellgw::bridge {
+
+struct AmqpConnection::OwnChannels {
+  std::set<uint16_t> open;
+  // Content being assembled per own channel: basic.deliver, then a header frame, then body
+  // frames, all on the same channel.
+  struct Assembly {
+    ChannelDelivery delivery;
+    uint64_t received = 0;
+  };
+  std::map<uint16_t, Assembly> assembling;
+
+  void Forget(uint16_t channel) {
+    open.erase(channel);
+    assembling.erase(channel);
+  }
+};
+
+AmqpConnection::OwnChannels& AmqpConnection::own() {
+  if (own_ == nullptr) own_ = std::make_shared<OwnChannels>();
+  return *own_;
+}
+
+absl::Status AmqpConnection::OwnRpcOutcome(uint16_t channel, absl::string_view what) {
+  const amqp_rpc_reply_t reply = amqp_get_rpc_reply(state_->conn);
+  absl::Status status = ReplyToStatus(reply, what);
+  if (status.ok()) return status;
+  if (reply.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
+      reply.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+    // The broker closed only this channel: confirm the close and free its number.
+    amqp_channel_close_ok_t ok{};
+    if (amqp_send_method(state_->conn, channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok) !=
+        AMQP_STATUS_OK) {
+      state_->broken = true;
+      return absl::UnavailableError(absl::StrCat(what, ": connection lost"));
+    }
+    own().Forget(channel);
+    amqp_maybe_release_buffers_on_channel(state_->conn, channel);
+    return status;
+  }
+  state_->broken = true;
+  if (!absl::IsUnavailable(status)) return absl::UnavailableError(status.message());
+  return status;
+}
+
+absl::StatusOr<uint16_t> AmqpConnection::OpenOwnChannel() {
+  if (state_->broken) return absl::UnavailableError("connection lost");
+  const int negotiated = amqp_get_channel_max(state_->conn);
+  const int channel_max = negotiated > 0 ? negotiated : 65535;
+  OwnChannels& own_channels = own();
+  int channel = kFirstOwnChannel;
+  while (channel <= channel_max && own_channels.open.count(channel) > 0) ++channel;
+  if (channel > channel_max) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "all ", channel_max - kFirstOwnChannel + 1, " channels of the connection to ",
+        state_->description, " are in use"));
+  }
+  amqp_channel_open(state_->conn, static_cast<amqp_channel_t>(channel));
+  CELLGW_RETURN_IF_ERROR(OwnRpcOutcome(channel, "channel.open"));
+  own_channels.open.insert(channel);
+  return static_cast<uint16_t>(channel);
+}
+
+absl::Status AmqpConnection::CloseOwnChannel(uint16_t channel) {
+  if (state_->broken) return absl::UnavailableError("connection lost");
+  if (own().open.count(channel) == 0) return absl::OkStatus();
+  const amqp_rpc_reply_t reply = amqp_channel_close(state_->conn, channel, AMQP_REPLY_SUCCESS);
+  if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION ||
+      reply.reply_type == AMQP_RESPONSE_NONE) {
+    state_->broken = true;
+    return ReplyToStatus(reply, "channel.close");
+  }
+  // Closed either way: by our close-ok, or by the broker closing it at the same moment.
+  own().Forget(channel);
+  amqp_maybe_release_buffers_on_channel(state_->conn, channel);
+  return absl::OkStatus();
+}
+
+absl::Status AmqpConnection::SetPrefetch(uint16_t channel, uint16_t prefetch_count,
+                                         bool per_channel) {
+  if (state_->broken) return absl::UnavailableError("connection lost");
+  amqp_basic_qos(state_->conn, channel, /*prefetch_size=*/0, prefetch_count, per_channel);
+  return OwnRpcOutcome(channel, "basic.qos");
+}
+
+absl::Status AmqpConnection::DeclareExchangeOn(uint16_t channel, const ExchangeSpec& spec) {
+  if (state_->broken) return absl::UnavailableError("connection lost");
+  amqp_exchange_declare(state_->conn, channel, Bytes(spec.name), Bytes(spec.type),
+                        /*passive=*/0, spec.durable, spec.auto_delete, /*internal=*/0,
+                        amqp_empty_table);
+  return OwnRpcOutcome(channel, absl::StrCat("declaring exchange '", spec.name, "'"));
+}
+
+absl::Status AmqpConnection::DeclareQueueOn(uint16_t channel, const QueueSpec& spec,
+                                            bool quorum) {
+  if (state_->broken) return absl::UnavailableError("connection lost");
+  amqp_table_entry_t entries[2];
+  int count = 0;
+  if (spec.expires_ms > 0) {
+    entries[count].key = amqp_cstring_bytes("x-expires");
+    entries[count].value.kind = AMQP_FIELD_KIND_I32;
+    entries[count].value.value.i32 = spec.expires_ms;
+    ++count;
+  }
+  if (quorum) {
+    entries[count].key = amqp_cstring_bytes("x-queue-type");
+    entries[count].value.kind = AMQP_FIELD_KIND_UTF8;
+    entries[count].value.value.bytes = amqp_cstring_bytes("quorum");
+    ++count;
+  }
+  amqp_table_t arguments = amqp_empty_table;
+  arguments.num_entries = count;
+  arguments.entries = count > 0 ? entries : nullptr;
+  amqp_queue_declare(state_->conn, channel, Bytes(spec.name), /*passive=*/0, spec.durable,
+                     spec.exclusive, spec.auto_delete, arguments);
+  return OwnRpcOutcome(channel, absl::StrCat("declaring queue '", spec.name, "'"));
+}
+
+absl::Status AmqpConnection::BindQueue(uint16_t channel, absl::string_view queue,
+                                       absl::string_view exchange,
+                                       absl::string_view routing_key) {
+  if (state_->broken) return absl::UnavailableError("connection lost");
+  amqp_queue_bind(state_->conn, channel, Bytes(queue), Bytes(exchange), Bytes(routing_key),
+                  amqp_empty_table);
+  return OwnRpcOutcome(channel, absl::StrCat("binding queue '", queue, "' to exchange '",
+                                             exchange, "' with key '", routing_key, "'"));
+}
+
+absl::Status AmqpConnection::ConsumeOn(uint16_t channel, absl::string_view queue) {
+  if (state_->broken) return absl::UnavailableError("connection lost");
+  amqp_basic_consume(state_->conn, channel, Bytes(queue), amqp_empty_bytes, /*no_local=*/0,
+                     /*no_ack=*/0, /*exclusive=*/0, amqp_empty_table);
+  return OwnRpcOutcome(channel, absl::StrCat("consuming '", queue, "'"));
+}
+
+absl::Status AmqpConnection::Ack(uint16_t channel, uint64_t delivery_tag) {
+  if (state_->broken) return absl::UnavailableError("connection lost");
+  // A method on a channel that is not open is a connection error for the broker.
+  if (own().open.count(channel) == 0) {
+    return absl::FailedPreconditionError(absl::StrCat("channel ", channel, " is not open"));
+  }
+  const int rc = amqp_basic_ack(state_->conn, channel, delivery_tag, /*multiple=*/0);
+  if (rc != AMQP_STATUS_OK) {
+    state_->broken = true;
+    return absl::UnavailableError(absl::StrCat("connection to ", state_->description,
+                                               " lost: ", amqp_error_string2(rc)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AmqpConnection::Reject(uint16_t channel, uint64_t delivery_tag, bool requeue) {
+  if (state_->broken) return absl::UnavailableError("connection lost");
+  if (own().open.count(channel) == 0) {
+    return absl::FailedPreconditionError(absl::StrCat("channel ", channel, " is not open"));
+  }
+  const int rc = amqp_basic_reject(state_->conn, channel, delivery_tag, requeue);
+  if (rc != AMQP_STATUS_OK) {
+    state_->broken = true;
+    return absl::UnavailableError(absl::StrCat("connection to ", state_->description,
+                                               " lost: ", amqp_error_string2(rc)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AmqpConnection::ReadChannels(ChannelHandler& handler, uint64_t max_body_bytes) {
+  if (state_->broken) return absl::UnavailableError("connection lost");
+  amqp_connection_state_t conn = state_->conn;
+  OwnChannels& own_channels = own();
+  const timeval no_wait{0, 0};
+  for (;;) {
+    amqp_frame_t frame;
+    const int rc = amqp_simple_wait_frame_noblock(conn, &frame, &no_wait);
+    if (rc == AMQP_STATUS_TIMEOUT) break;
+    if (rc != AMQP_STATUS_OK) {
+      state_->broken = true;
+      return absl::UnavailableError(absl::StrCat("connection to ", state_->description,
+                                                 " lost: ", amqp_error_string2(rc)));
+    }
+    const amqp_channel_t channel = frame.channel;
+    const bool own_channel = channel >= kFirstOwnChannel;
+    // Frames queued for an own channel that has since been closed belong to nobody.
+    if (own_channel && own_channels.open.count(channel) == 0) continue;
+    if (frame.frame_type == AMQP_FRAME_METHOD) {
+      const amqp_method_number_t id = frame.payload.method.id;
+      const void* decoded = frame.payload.method.decoded;
+      if (id == AMQP_CONNECTION_CLOSE_METHOD) {
+        const auto* m = static_cast<const amqp_connection_close_t*>(decoded);
+        const std::string text = ToString(m->reply_text);
+        amqp_connection_close_ok_t ok{};
+        amqp_send_method(conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+        state_->broken = true;
+        return absl::UnavailableError(
+            absl::StrCat("broker ", state_->description, " closed the connection: ", text));
+      }
+      if (id == AMQP_CHANNEL_CLOSE_METHOD) {
+        const auto* m = static_cast<const amqp_channel_close_t*>(decoded);
+        const absl::Status why = absl::UnavailableError(absl::StrCat(
+            "broker closed channel ", channel, ": ", m->reply_code, " ", ToString(m->reply_text)));
+        if (own_channel) {
+          amqp_channel_close_ok_t ok{};
+          if (amqp_send_method(conn, channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok) !=
+              AMQP_STATUS_OK) {
+            state_->broken = true;
+            return absl::UnavailableError("lost connection while closing a channel");
+          }
+          own_channels.Forget(channel);
+          amqp_maybe_release_buffers_on_channel(conn, channel);
+          handler.OnChannelClosed(channel, why);
+        } else {
+          CELLGW_RETURN_IF_ERROR(state_->ReopenChannel(channel));
+          if (channel == kPublishChannel) {
+            state_->next_seq = 1;
+            handler.OnPublishChannelReset(why);
+          }
+        }
+      } else if (id == AMQP_BASIC_ACK_METHOD && channel == kPublishChannel) {
+        const auto* m = static_cast<const amqp_basic_ack_t*>(decoded);
+        handler.OnConfirm(m->delivery_tag, m->multiple, /*ack=*/true);
+      } else if (id == AMQP_BASIC_NACK_METHOD && channel == kPublishChannel) {
+        const auto* m = static_cast<const amqp_basic_nack_t*>(decoded);
+        handler.OnConfirm(m->delivery_tag, m->multiple, /*ack=*/false);
+      } else if (id == AMQP_BASIC_CANCEL_METHOD && own_channel) {
+        handler.OnConsumerCancelled(channel);
+      } else if (id == AMQP_BASIC_DELIVER_METHOD && own_channel) {
+        const auto* m = static_cast<const amqp_basic_deliver_t*>(decoded);
+        OwnChannels::Assembly& assembly = own_channels.assembling[channel];
+        assembly = OwnChannels::Assembly();
+        assembly.delivery.delivery_tag = m->delivery_tag;
+        assembly.delivery.redelivered = m->redelivered != 0;
+        assembly.delivery.exchange = ToString(m->exchange);
+        assembly.delivery.routing_key = ToString(m->routing_key);
+      }
+    } else if ((frame.frame_type == AMQP_FRAME_HEADER || frame.frame_type == AMQP_FRAME_BODY) &&
+               own_channel) {
+      auto it = own_channels.assembling.find(channel);
+      if (it != own_channels.assembling.end()) {
+        ChannelDelivery& delivery = it->second.delivery;
+        if (frame.frame_type == AMQP_FRAME_HEADER) {
+          delivery.body_size = frame.payload.properties.body_size;
+          const auto* props =
+              static_cast<const amqp_basic_properties_t*>(frame.payload.properties.decoded);
+          if (props != nullptr && (props->_flags & AMQP_BASIC_CONTENT_TYPE_FLAG)) {
+            delivery.content_type = ToString(props->content_type);
+          }
+          delivery.oversized = delivery.body_size > max_body_bytes;
+          if (!delivery.oversized) delivery.body.reserve(delivery.body_size);
+        } else {
+          const amqp_bytes_t fragment = frame.payload.body_fragment;
+          it->second.received += fragment.len;
+          if (!delivery.oversized) {
+            delivery.body.append(static_cast<const char*>(fragment.bytes), fragment.len);
+          }
+        }
+        if (it->second.received >= delivery.body_size) {
+          ChannelDelivery complete = std::move(delivery);
+          own_channels.assembling.erase(it);
+          handler.OnDelivery(channel, std::move(complete));
+        }
+      }
+    }
+    if (state_->broken) return absl::UnavailableError("connection lost");
+    if (!amqp_frames_enqueued(conn) && !amqp_data_in_buffer(conn)) break;
+  }
+  amqp_maybe_release_buffers(conn);
+  return absl::OkStatus();
 }
 
 }  // namespace cellgw::bridge

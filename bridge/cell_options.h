@@ -41,6 +41,14 @@ struct CellOptions {
   // refused with RESOURCE_EXHAUSTED, larger replies dropped and counted. gRPC's own default
   // limit on a received request is also 4 MiB.
   uint64_t max_message_bytes = 4ull << 20;
+  // Notifications (notification_bridge.h): subscriptions of this cell at most (each holds an
+  // AMQP channel of the cell's consumer connection); one more is refused with
+  // RESOURCE_EXHAUSTED.
+  int max_subscriptions = 1000;
+  // How long a subscription may go without consuming (broker unreachable, or its queues
+  // refused) before it ends with UNAVAILABLE. Shorter outages are bridged: the subscription
+  // resumes by itself and its stream stays open.
+  absl::Duration subscription_outage_timeout = absl::Seconds(60);
   // TLS to the broker (amqps), as oslo's [oslo_messaging_rabbit] ssl or ?ssl=true in the
   // transport URL. The broker's certificate is always verified against ssl_ca_file (required
   // with ssl) and must name the URL's host. ssl_cert_file/ssl_key_file: a client

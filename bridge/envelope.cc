@@ -46,17 +46,6 @@ absl::Status AppendObjectField(absl::string_view text, absl::string_view field, 
   return absl::OkStatus();
 }
 
-// Wraps the (ASCII) inner message in the 2.0 envelope: the inner JSON becomes a JSON string.
-std::string Envelope(absl::string_view inner) {
-  std::string body;
-  body.reserve(kEnvelopeHead.size() + inner.size() + inner.size() / 4 + 4);
-  body.append(kEnvelopeHead.data(), kEnvelopeHead.size());
-  // Cannot fail: `inner` was produced by our Python-style writers, which emit ASCII only.
-  json::AppendQuoted(inner, &body).IgnoreError();
-  body.push_back('}');
-  return body;
-}
-
 // One dot-separated part of a version, read the way Python's int() reads it: optional ASCII
 // whitespace around, an optional sign, ASCII digits with single '_' between digits. Only what
 // the envelope rule needs is kept.
@@ -226,20 +215,51 @@ absl::StatusOr<std::string> EncodeRequest(const RequestMessage& message) {
     absl::StatusOr<std::vector<json::Member>> context = json::ObjectMembers(message.context_json);
     if (!context.ok()) return FieldError("context_json", context.status().message());
     json::CollapseDuplicateKeys(&*context);
-    for (const json::Member& member : *context) {
-      inner.append(", \"");
-      inner.append(kContextPrefix.data(), kContextPrefix.size());
-      // The quoted key's own opening quote is dropped: the prefix already opened the literal.
-      const size_t quote_at = inner.size();
-      CELLGW_RETURN_IF_ERROR(AppendQuotedField(member.key, "context_json", &inner));
-      inner.erase(quote_at, 1);
-      inner.append(": ");
-      const absl::Status status = json::AppendPythonStyle(member.value, &inner);
-      if (!status.ok()) return FieldError("context_json", status.message());
-    }
+    CELLGW_RETURN_IF_ERROR(AppendPackedContext(*context, "context_json", &inner));
   }
   inner.push_back('}');
-  return Envelope(inner);
+  return WrapEnvelope(inner);
+}
+
+std::string WrapEnvelope(absl::string_view inner) {
+  std::string body;
+  body.reserve(kEnvelopeHead.size() + inner.size() + inner.size() / 4 + 4);
+  body.append(kEnvelopeHead.data(), kEnvelopeHead.size());
+  // Cannot fail: `inner` was produced by our Python-style writers, which emit ASCII only.
+  json::AppendQuoted(inner, &body).IgnoreError();
+  body.push_back('}');
+  return body;
+}
+
+absl::Status AppendPackedContext(const std::vector<json::Member>& context,
+                                 absl::string_view field, std::string* inner) {
+  for (const json::Member& member : context) {
+    inner->append(", \"");
+    inner->append(kContextPrefix.data(), kContextPrefix.size());
+    // The quoted key's own opening quote is dropped: the prefix already opened the literal.
+    const size_t quote_at = inner->size();
+    CELLGW_RETURN_IF_ERROR(AppendQuotedField(member.key, field, inner));
+    inner->erase(quote_at, 1);
+    inner->append(": ");
+    const absl::Status status = json::AppendPythonStyle(member.value, inner);
+    if (!status.ok()) return FieldError(field, status.message());
+  }
+  return absl::OkStatus();
+}
+
+std::string UnpackContext(const std::vector<json::Member>& members) {
+  std::string context = "{";
+  for (const json::Member& member : members) {
+    if (!absl::StartsWith(member.key, kContextPrefix)) continue;
+    if (context.size() > 1) context.append(", ");
+    // Keys came from Unquote, so they are valid UTF-8 and quoting cannot fail.
+    json::AppendQuoted(absl::string_view(member.key).substr(kContextPrefix.size()), &context)
+        .IgnoreError();
+    context.append(": ");
+    context.append(member.value.data(), member.value.size());
+  }
+  context.push_back('}');
+  return context;
 }
 
 absl::StatusOr<std::string> UnwrapEnvelope(absl::string_view body) {
@@ -296,15 +316,9 @@ absl::StatusOr<DecodedRequest> DecodeRequest(absl::string_view body) {
   CELLGW_ASSIGN_OR_RETURN(const std::string inner, Unwrap(body, /*check_inner=*/false));
   CELLGW_ASSIGN_OR_RETURN(const std::vector<json::Member> members, InnerMembers(inner));
   DecodedRequest request;
-  std::string context = "{";
   for (const json::Member& member : members) {
     if (absl::StartsWith(member.key, kContextPrefix)) {
-      if (context.size() > 1) context.append(", ");
-      // Keys came from Unquote, so they are valid UTF-8 and quoting cannot fail.
-      json::AppendQuoted(absl::string_view(member.key).substr(kContextPrefix.size()), &context)
-          .IgnoreError();
-      context.append(": ");
-      context.append(member.value.data(), member.value.size());
+      continue;  // UnpackContext below
     } else if (member.key == "method") {
       CELLGW_RETURN_IF_ERROR(ReadOptionalString(member, &request.method));
     } else if (member.key == "args") {
@@ -332,8 +346,7 @@ absl::StatusOr<DecodedRequest> DecodeRequest(absl::string_view body) {
       CELLGW_RETURN_IF_ERROR(ReadOptionalString(member, &request.unique_id));
     }
   }
-  context.push_back('}');
-  request.context_json = std::move(context);
+  request.context_json = UnpackContext(members);
   return request;
 }
 
@@ -362,7 +375,7 @@ absl::StatusOr<std::string> EncodeReply(absl::string_view msg_id, absl::string_v
   inner.append(", \"_unique_id\": ");
   CELLGW_RETURN_IF_ERROR(AppendQuotedField(unique_id, "unique_id", &inner));
   inner.push_back('}');
-  return Envelope(inner);
+  return WrapEnvelope(inner);
 }
 
 }  // namespace cellgw::bridge

@@ -11,10 +11,12 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "bridge/remote_failure.h"
+#include "common/json_text.h"
 
 namespace cellgw::bridge {
 
@@ -103,6 +105,24 @@ absl::StatusOr<DecodedRequest> DecodeRequest(absl::string_view body);
 absl::StatusOr<std::string> EncodeReply(absl::string_view msg_id, absl::string_view result_json,
                                         const RemoteFailure* failure, bool ending,
                                         absl::string_view unique_id);
+
+// Building blocks shared with the other oslo message codecs (notification.h).
+
+// The 2.0 envelope around `inner`, an oslo message already written in Python json.dumps style
+// (pure ASCII): {"oslo.version": "2.0", "oslo.message": "<inner as a JSON string>"}.
+std::string WrapEnvelope(absl::string_view inner);
+
+// Appends `, "_context_<key>": <value>` for each member, in order, values re-emitted
+// Python-style: what oslo's pack_context does with a request context. INVALID_ARGUMENT naming
+// `field` when a key is not UTF-8 or a value is not valid JSON; `inner` may then hold part of
+// the output.
+absl::Status AppendPackedContext(const std::vector<json::Member>& context,
+                                 absl::string_view field, std::string* inner);
+
+// The "_context_*" members of an inner message as one JSON object, keys without the prefix,
+// in order, values raw: what oslo's unpack_context hands to the endpoint. "{}" when there are
+// none.
+std::string UnpackContext(const std::vector<json::Member>& members);
 
 }  // namespace cellgw::bridge
 

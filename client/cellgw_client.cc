@@ -61,6 +61,23 @@ grpc::Status CellgwClient::ListCells(v1::ListCellsResponse* response, absl::Time
   return stub_->ListCells(&context, v1::ListCellsRequest(), response);
 }
 
+grpc::Status CellgwClient::Notify(const v1::NotifyRequest& request, v1::NotifyResponse* response,
+                                  absl::Time deadline, const std::string& request_id) {
+  grpc::ClientContext context;
+  Prepare(&context, deadline, request_id);
+  return stub_->Notify(&context, request, response);
+}
+
+std::unique_ptr<grpc::ClientReaderWriter<v1::SubscribeRequest, v1::Notification>>
+CellgwClient::Subscribe(grpc::ClientContext* context, const v1::SubscribeRequest& subscription,
+                        const std::string& request_id) {
+  if (!request_id.empty()) context->AddMetadata("x-request-id", request_id);
+  auto stream = stub_->Subscribe(context);
+  // A failed write means the stream is already over; Read() then fails and Finish() says why.
+  stream->Write(subscription);
+  return stream;
+}
+
 std::optional<v1::RemoteError> RemoteErrorOf(const grpc::Status& status) {
   if (status.ok() || status.error_details().empty()) return std::nullopt;
   google::rpc::Status rich;

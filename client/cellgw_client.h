@@ -1,5 +1,5 @@
-// A small C++ client for cellgw: blocking Cast / Call / Fanout / ListCells over a gRPC
-// channel, plus access to the RemoteError a failed Call carries. Depends only on the public
+// A small C++ client for cellgw: blocking Cast / Call / Fanout / ListCells / Notify over a
+// gRPC channel, a Subscribe stream, plus access to the RemoteError a failed Call carries. Depends only on the public
 // proto; other languages use their own gRPC stubs of proto/cellgw/v1/gateway.proto.
 //
 // Thread-safe: one CellgwClient may be shared by many threads (gRPC stubs are).
@@ -36,6 +36,19 @@ class CellgwClient {
                       const std::string& request_id = "");
   grpc::Status ListCells(v1::ListCellsResponse* response,
                          absl::Time deadline = absl::InfiniteFuture());
+  grpc::Status Notify(const v1::NotifyRequest& request, v1::NotifyResponse* response,
+                      absl::Time deadline = absl::InfiniteFuture(),
+                      const std::string& request_id = "");
+
+  // Opens a Subscribe stream on `context` (which the caller owns and may cancel; set a
+  // deadline on it before the call if wanted) and writes `subscription` as its first
+  // message. Read notifications from the returned stream, write further SubscribeRequests
+  // carrying only ack_ids, and end it with WritesDone() (the gateway then applies the ack_ids
+  // sent before and finishes with OK) and Finish(). When the gateway refused the
+  // subscription, the first Read() fails and Finish() says why.
+  std::unique_ptr<grpc::ClientReaderWriter<v1::SubscribeRequest, v1::Notification>> Subscribe(
+      grpc::ClientContext* context, const v1::SubscribeRequest& subscription,
+      const std::string& request_id = "");
 
   v1::CellGateway::Stub& stub() { return *stub_; }
 

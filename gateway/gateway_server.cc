@@ -115,6 +115,14 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
       bridge::RpcBridge::Create(config.cells, server->health_.get());
   if (!bridge.ok()) return bridge.status();
   server->bridge_ = *std::move(bridge);
+  absl::StatusOr<std::unique_ptr<bridge::NotificationBridge>> notifications =
+      bridge::NotificationBridge::Create(config.cells, server->metrics_.get());
+  if (!notifications.ok()) return notifications.status();
+  server->notifications_ = *std::move(notifications);
+  absl::StatusOr<std::unique_ptr<bridge::ServeBridge>> serve =
+      bridge::ServeBridge::Create(config.cells);
+  if (!serve.ok()) return serve.status();
+  server->serve_ = *std::move(serve);
   if (security.authenticates()) {
     std::map<std::string, std::string> control_exchanges;
     for (const auto& cell : config.cells) control_exchanges[cell.name] = cell.control_exchange;
@@ -122,7 +130,11 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   }
   server->service_ = std::make_unique<CellGatewayService>(
       server->bridge_.get(), server->metrics_.get(), server->authorizer_.get(),
-      CallTimeoutsFor(config));
+      CallTimeoutsFor(config), server->notifications_.get());
+  server->serve_metrics_ = std::make_unique<ServeMetrics>(*server->metrics_, cell_names);
+  server->serve_health_ = std::make_unique<ServeHealth>();
+  server->service_->EnableServe(server->serve_.get(), server->serve_metrics_.get(),
+                                server->serve_health_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
@@ -152,6 +164,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     }
     health.push_back(server->health_server_->GetHealthCheckService());
   }
+  server->serve_health_->Attach(health);
   server->health_->Attach(std::move(health), server->bridge_.get());
   server->bridge_->Start();
   if (!config.http_listen.empty()) {
@@ -221,8 +234,11 @@ bool GatewayServer::Shutdown(absl::Duration grace) {
     Log(LogLevel::kWarning, "grace period over with requests still in flight",
         {{"in_flight", service_->in_flight()}});
   }
-  // Requests still in flight are ended by the bridge (UNAVAILABLE) before the server waits
-  // for its reactors, so the server's shutdown cannot hang on them.
+  // Requests still in flight are ended by the bridges (UNAVAILABLE) before the server waits
+  // for its reactors, so the server's shutdown cannot hang on them; that includes every
+  // Subscribe stream.
+  notifications_->Stop();
+  serve_->Stop();  // Serve streams end with UNAVAILABLE; what workers held goes back to queues
   bridge_->Stop();
   // Every HTTP request still being served waits on an RPC the bridge has just ended, so
   // this returns promptly; it must precede the server's shutdown, which would otherwise

@@ -16,9 +16,10 @@
 // calls the gRPC service over an in-process channel, so HTTP requests are RPCs like any other.
 //
 // Shutdown order (Shutdown()): health goes NOT_SERVING and new RPCs (HTTP ones too) are
-// refused with UNAVAILABLE; requests in flight get up to the grace period to finish; the
-// bridge ends what is left and closes its AMQP connections cleanly; the HTTP front stops
-// (its workers have no call left to wait for); then the gRPC server stops.
+// refused with UNAVAILABLE; requests in flight get up to the grace period to finish; then
+// Subscribe and Serve streams end with UNAVAILABLE (what they had not acknowledged goes back
+// to the queues); the HTTP front stops (its workers have no call left to wait for); the gRPC
+// server stops; and last the bridges close their AMQP connections cleanly.
 #ifndef CELLGW_GATEWAY_GATEWAY_SERVER_H_
 #define CELLGW_GATEWAY_GATEWAY_SERVER_H_
 
@@ -29,6 +30,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "bridge/notification_bridge.h"
+#include "bridge/serve_bridge.h"
 #include "bridge/rpc_bridge.h"
 #include "gateway/security/authorizer.h"
 #include "gateway/rpc/cell_gateway_service.h"
@@ -36,6 +39,8 @@
 #include "gateway/http/http_front.h"
 #include "gateway/observability/health_reporter.h"
 #include "gateway/observability/metrics.h"
+#include "gateway/observability/serve_health.h"
+#include "gateway/observability/serve_metrics.h"
 #include "gateway/config/security_config.h"
 
 namespace cellgw::gateway {
@@ -70,6 +75,7 @@ class GatewayServer {
   bool Shutdown(absl::Duration grace);
 
   bridge::RpcBridge& bridge() { return *bridge_; }
+  bridge::NotificationBridge& notifications() { return *notifications_; }
   GatewayMetrics& metrics() { return *metrics_; }
 
  private:
@@ -80,6 +86,10 @@ class GatewayServer {
   std::unique_ptr<GatewayMetrics> metrics_;
   std::unique_ptr<HealthReporter> health_;
   std::unique_ptr<bridge::RpcBridge> bridge_;
+  std::unique_ptr<bridge::NotificationBridge> notifications_;  // connects on first use
+  std::unique_ptr<bridge::ServeBridge> serve_;                 // connects on first use
+  std::unique_ptr<ServeMetrics> serve_metrics_;
+  std::unique_ptr<ServeHealth> serve_health_;
   std::unique_ptr<Authorizer> authorizer_;  // null without authentication; outlives service_
   std::unique_ptr<CellGatewayService> service_;
   std::unique_ptr<grpc::Server> server_;

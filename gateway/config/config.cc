@@ -61,6 +61,11 @@ constexpr int64_t kMaxConcurrentStreams = 1000000;
 // gRPC takes keepalive times as int milliseconds.
 constexpr double kMaxKeepaliveSeconds = 2147483;
 constexpr double kMaxMinPingIntervalSeconds = 86400;
+// Each subscription holds a channel of the cell's consumer connection, and RabbitMQ grants
+// 2047 per connection by default (the first 16 and one for declares are taken).
+constexpr int64_t kMaxSubscriptions = 2000;
+constexpr double kMinOutageSeconds = 0.1;
+constexpr double kMaxOutageSeconds = 86400;
 
 using yaml::Child;
 using yaml::DisplayKey;
@@ -275,7 +280,8 @@ absl::StatusOr<CellDraft> ParseCell(const YAML::Node& node, const std::string& p
                   "max_call_timeout", "connections",
                   "amqp_durable_queues", "amqp_auto_delete", "rabbit_quorum_queue",
                   "heartbeat_timeout_threshold", "max_in_flight", "max_message_bytes", "ssl",
-                  "ssl_ca_file", "ssl_cert_file", "ssl_key_file"}));
+                  "ssl_ca_file", "ssl_cert_file", "ssl_key_file", "max_subscriptions",
+                  "subscription_outage_timeout"}));
 
   CellDraft draft;
   draft.path = path;
@@ -340,6 +346,12 @@ absl::StatusOr<CellDraft> ParseCell(const YAML::Node& node, const std::string& p
       CELLGW_ASSIGN_OR_RETURN(int64_t limit,
                               ReadInteger(value, key_path, kMinMessageBytes, kMaxMessageBytes));
       cell.max_message_bytes = static_cast<uint64_t>(limit);
+    } else if (key == "max_subscriptions") {
+      CELLGW_ASSIGN_OR_RETURN(int64_t limit, ReadInteger(value, key_path, 1, kMaxSubscriptions));
+      cell.max_subscriptions = static_cast<int>(limit);
+    } else if (key == "subscription_outage_timeout") {
+      CELLGW_ASSIGN_OR_RETURN(cell.subscription_outage_timeout,
+                              ReadSeconds(value, key_path, kMinOutageSeconds, kMaxOutageSeconds));
     } else if (IsCellTlsKey(key)) {
       CELLGW_RETURN_IF_ERROR(ParseCellTlsKey(key, value, key_path, cell));
     }

@@ -107,6 +107,15 @@
 //                                                      RESOURCE_EXHAUSTED. 1 to 1000000.
 //     max_message_bytes            integer 4194304     Largest request sent / reply accepted,
 //                                                      1024 to 134217728 bytes.
+//     max_subscriptions            integer 1000        Notification subscriptions (Subscribe
+//                                                      streams) of the cell at once; one more
+//                                                      is refused with RESOURCE_EXHAUSTED.
+//                                                      1 to 2000.
+//     subscription_outage_timeout  number  60          Seconds a subscription may go without
+//                                                      consuming (broker unreachable) before
+//                                                      its stream ends with UNAVAILABLE;
+//                                                      shorter outages keep it open. 0.1 to
+//                                                      86400, fractions allowed.
 //
 // Scalars are read as the text written, so versions keep their exact spelling: `1.10` stays
 // "1.10" (not the number 1.1) and `1.0` stays "1.0". Booleans are true/false (also True,

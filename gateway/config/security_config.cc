@@ -1,5 +1,6 @@
 #include "gateway/config/security_config.h"
 
+#include <algorithm>
 #include <set>
 #include <utility>
 
@@ -220,8 +221,8 @@ absl::StatusOr<Grant> ParseGrant(const YAML::Node& node, const std::string& path
         std::optional<RequestKind> kind = ParseRequestKind(kinds[i]);
         if (!kind.has_value()) {
           return Error(Index(key_path, i),
-                       "must be call, cast or fanout (ListCells needs "
-                       "no grant)");
+                       "must be call, cast, fanout, notify, subscribe or serve (ListCells "
+                       "needs no grant)");
         }
         grant.kinds.push_back(*kind);
       }
@@ -234,7 +235,17 @@ absl::StatusOr<Grant> ParseGrant(const YAML::Node& node, const std::string& path
   }
   if (!has_cells) return Error(Child(path, "cells"), "required key is missing");
   if (!has_topics) return Error(Child(path, "topics"), "required key is missing");
-  if (!has_methods) return Error(Child(path, "methods"), "required key is missing");
+  // Notify, Subscribe and Serve have no method: a grant for those kinds alone needs no
+  // `methods`.
+  const bool needs_methods =
+      grant.kinds.empty() ||
+      std::any_of(grant.kinds.begin(), grant.kinds.end(), [](RequestKind kind) {
+        return kind != RequestKind::kNotify && kind != RequestKind::kSubscribe &&
+               kind != RequestKind::kServe;
+      });
+  if (!has_methods && needs_methods) {
+    return Error(Child(path, "methods"), "required key is missing");
+  }
   return grant;
 }
 

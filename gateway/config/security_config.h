@@ -27,9 +27,12 @@
 //         # subject: "CN=scheduler,O=Example"  # a client-certificate subject
 //         cells: ["cell*"]                 # required, glob patterns
 //         topics: ["compute", "conductor"] # required
-//         methods: ["get_*", "resize_instance"]  # required
+//         methods: ["get_*", "resize_instance"]  # required, unless kinds has only notify
+//                                          # and subscribe (they are granted on cell,
+//                                          # exchange and topic; methods never apply to them)
 //         exchanges: ["nova"]              # optional; default: the cell's control_exchange
-//         kinds: [call, cast]              # optional; default: [call, cast, fanout]
+//         kinds: [call, cast]              # optional; default: [call, cast, fanout];
+//                                          # notify, subscribe and serve only when named
 //         servers: ["compute-*"]           # optional; default: any server, or none
 //         namespaces: ["", "admin"]        # optional; default: any; "" = no namespace
 //         context_deny: [is_admin, roles]  # optional: context keys the caller may not send

@@ -27,6 +27,9 @@ const prometheus::Histogram::BucketBoundaries& DurationBuckets() {
   return *buckets;
 }
 
+constexpr std::array<bridge::NotificationDropReason, 2> kNotificationDropReasons = {
+    bridge::NotificationDropReason::kMalformed, bridge::NotificationDropReason::kOversized};
+
 constexpr std::array<bridge::DropReason, 5> kDropReasons = {
     bridge::DropReason::kLate, bridge::DropReason::kDuplicate, bridge::DropReason::kUnknown,
     bridge::DropReason::kMalformed, bridge::DropReason::kOversized};
@@ -52,6 +55,13 @@ struct GatewayMetrics::Families {
   prometheus::Family<prometheus::Counter>* http_requests;
   prometheus::Family<prometheus::Histogram>* http_duration;
   prometheus::Family<prometheus::Gauge>* http_in_flight;
+  prometheus::Family<prometheus::Counter>* notifications_published;
+  prometheus::Family<prometheus::Counter>* notifications_delivered;
+  prometheus::Family<prometheus::Counter>* notifications_redelivered;
+  prometheus::Family<prometheus::Counter>* notifications_acknowledged;
+  prometheus::Family<prometheus::Counter>* notifications_filtered;
+  prometheus::Family<prometheus::Counter>* notifications_dropped;
+  prometheus::Family<prometheus::Gauge>* notification_subscribers;
 };
 
 class GatewayMetrics::RequestSeries {
@@ -129,6 +139,14 @@ struct GatewayMetrics::CellSeries {
   prometheus::Counter* confirmed_ack = nullptr;
   prometheus::Counter* confirmed_nack = nullptr;
   std::array<prometheus::Counter*, kDropReasons.size()> dropped{};  // by DropReason
+  // Notification series; null for "unknown", as the bridge counters.
+  prometheus::Counter* notifications_published = nullptr;
+  prometheus::Counter* notifications_delivered = nullptr;
+  prometheus::Counter* notifications_redelivered = nullptr;
+  prometheus::Counter* notifications_acknowledged = nullptr;
+  prometheus::Counter* notifications_filtered = nullptr;
+  std::array<prometheus::Counter*, kNotificationDropReasons.size()> notifications_dropped{};
+  prometheus::Gauge* notification_subscribers = nullptr;
 
   // Request series by RPC kind, created on first use (a few kinds).
   absl::Mutex mu;
@@ -197,6 +215,41 @@ GatewayMetrics::GatewayMetrics(const std::vector<std::string>& cells)
                                    .Name("cellgw_http_requests_in_flight")
                                    .Help("HTTP requests read and not yet answered")
                                    .Register(r);
+  families_->notifications_published =
+      &prometheus::BuildCounter()
+           .Name("cellgw_notifications_published_total")
+           .Help("Notifications published by Notify and confirmed by the broker")
+           .Register(r);
+  families_->notifications_delivered =
+      &prometheus::BuildCounter()
+           .Name("cellgw_notifications_delivered_total")
+           .Help("Notifications handed to a subscriber's stream")
+           .Register(r);
+  families_->notifications_redelivered =
+      &prometheus::BuildCounter()
+           .Name("cellgw_notifications_redelivered_total")
+           .Help("Delivered notifications the broker had delivered before, unacknowledged")
+           .Register(r);
+  families_->notifications_acknowledged =
+      &prometheus::BuildCounter()
+           .Name("cellgw_notifications_acknowledged_total")
+           .Help("Notifications acknowledged to the broker for a subscriber")
+           .Register(r);
+  families_->notifications_filtered =
+      &prometheus::BuildCounter()
+           .Name("cellgw_notifications_filtered_total")
+           .Help("Notifications acknowledged by the gateway because no event_types pattern "
+                 "matched")
+           .Register(r);
+  families_->notifications_dropped =
+      &prometheus::BuildCounter()
+           .Name("cellgw_notifications_dropped_total")
+           .Help("Consumed notifications dropped (rejected), by reason")
+           .Register(r);
+  families_->notification_subscribers = &prometheus::BuildGauge()
+                                             .Name("cellgw_notification_subscribers")
+                                             .Help("Live notification subscriptions")
+                                             .Register(r);
   // Every cell's series exist before the first event, so dashboards show zeros, not gaps.
   std::vector<std::string> labels(cells.begin(), cells.end());
   labels.push_back("unknown");
@@ -221,6 +274,20 @@ GatewayMetrics::GatewayMetrics(const std::vector<std::string>& cells)
       series->dropped[static_cast<size_t>(reason)] = &families_->dropped->Add(
           {{"cell", cell}, {"reason", std::string(bridge::DropReasonName(reason))}});
     }
+    series->notifications_published = &families_->notifications_published->Add({{"cell", cell}});
+    series->notifications_delivered = &families_->notifications_delivered->Add({{"cell", cell}});
+    series->notifications_redelivered =
+        &families_->notifications_redelivered->Add({{"cell", cell}});
+    series->notifications_acknowledged =
+        &families_->notifications_acknowledged->Add({{"cell", cell}});
+    series->notifications_filtered = &families_->notifications_filtered->Add({{"cell", cell}});
+    for (auto reason : kNotificationDropReasons) {
+      series->notifications_dropped[static_cast<size_t>(reason)] =
+          &families_->notifications_dropped->Add(
+              {{"cell", cell},
+               {"reason", std::string(bridge::NotificationDropReasonName(reason))}});
+    }
+    series->notification_subscribers = &families_->notification_subscribers->Add({{"cell", cell}});
   }
 }
 
@@ -326,6 +393,34 @@ void GatewayMetrics::OnReturned(absl::string_view cell) { Increment(SeriesOf(cel
 
 void GatewayMetrics::OnReplyDropped(absl::string_view cell, bridge::DropReason reason) {
   Increment(SeriesOf(cell).dropped[static_cast<size_t>(reason)]);
+}
+
+void GatewayMetrics::OnNotificationPublished(absl::string_view cell) {
+  Increment(SeriesOf(cell).notifications_published);
+}
+
+void GatewayMetrics::OnNotificationDelivered(absl::string_view cell, bool redelivered) {
+  CellSeries& series = SeriesOf(cell);
+  Increment(series.notifications_delivered);
+  if (redelivered) Increment(series.notifications_redelivered);
+}
+
+void GatewayMetrics::OnNotificationAcknowledged(absl::string_view cell) {
+  Increment(SeriesOf(cell).notifications_acknowledged);
+}
+
+void GatewayMetrics::OnNotificationFiltered(absl::string_view cell) {
+  Increment(SeriesOf(cell).notifications_filtered);
+}
+
+void GatewayMetrics::OnNotificationDropped(absl::string_view cell,
+                                           bridge::NotificationDropReason reason) {
+  Increment(SeriesOf(cell).notifications_dropped[static_cast<size_t>(reason)]);
+}
+
+void GatewayMetrics::OnSubscribersChanged(absl::string_view cell, int delta) {
+  prometheus::Gauge* gauge = SeriesOf(cell).notification_subscribers;
+  if (gauge != nullptr) gauge->Increment(delta);
 }
 
 }  // namespace cellgw::gateway

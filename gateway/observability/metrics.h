@@ -25,6 +25,16 @@
 //
 // HTTP requests that reach the gRPC service (gateway/http calls it in-process) are also
 // counted in the cellgw_requests_* series, like any gRPC request.
+// Notifications (NotificationObserver), per configured cell:
+//   cellgw_notifications_published_total{cell}          counter: Notify confirmed by the broker
+//   cellgw_notifications_delivered_total{cell}          counter: handed to a subscriber's stream
+//   cellgw_notifications_redelivered_total{cell}        counter: of those, delivered before and
+//                                                       not acknowledged then
+//   cellgw_notifications_acknowledged_total{cell}       counter: acknowledged for a subscriber
+//   cellgw_notifications_filtered_total{cell}           counter: acknowledged by the gateway,
+//                                                       event_type filtered out
+//   cellgw_notifications_dropped_total{cell,reason}     counter, reason = malformed | oversized
+//   cellgw_notification_subscribers{cell}               gauge: live subscriptions
 //
 // Thread-safety: every method may be called from any thread. prometheus-cpp throws on bad
 // names and on a failed bind; the constructor and Serve() catch that and report a status.
@@ -41,6 +51,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "bridge/bridge_observer.h"
+#include "bridge/notification_observer.h"
 
 namespace prometheus {
 class Exposer;
@@ -51,7 +62,7 @@ namespace cellgw::gateway {
 
 inline constexpr absl::string_view kCellgwVersion = "0.1.0";
 
-class GatewayMetrics : public bridge::BridgeObserver {
+class GatewayMetrics : public bridge::BridgeObserver, public bridge::NotificationObserver {
  public:
   // `cells` are the configured cell names: the only values the cell label takes besides
   // "unknown".
@@ -95,6 +106,18 @@ class GatewayMetrics : public bridge::BridgeObserver {
   void OnConfirmed(absl::string_view cell, bool ack) override;
   void OnReturned(absl::string_view cell) override;
   void OnReplyDropped(absl::string_view cell, bridge::DropReason reason) override;
+
+  // bridge::NotificationObserver
+  void OnNotificationPublished(absl::string_view cell) override;
+  void OnNotificationDelivered(absl::string_view cell, bool redelivered) override;
+  void OnNotificationAcknowledged(absl::string_view cell) override;
+  void OnNotificationFiltered(absl::string_view cell) override;
+  void OnNotificationDropped(absl::string_view cell,
+                             bridge::NotificationDropReason reason) override;
+  void OnSubscribersChanged(absl::string_view cell, int delta) override;
+
+  // The registry /metrics exposes, for the families of other modules (serve_metrics.h).
+  const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
 
  private:
   struct Families;

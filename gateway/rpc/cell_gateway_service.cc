@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gateway/observability/json_log.h"
+#include "gateway/rpc/notification_validator.h"
 #include "gateway/rpc/request_id.h"
 #include "gateway/rpc/request_validator.h"
 #include "gateway/rpc/status_mapper.h"
@@ -51,11 +52,13 @@ std::string CallerRequestId(const grpc::CallbackServerContext* context) {
 
 CellGatewayService::CellGatewayService(bridge::RpcBridge* bridge, GatewayMetrics* metrics,
                                        const Authorizer* authorizer,
-                                       CallTimeouts call_timeouts)
+                                       CallTimeouts call_timeouts,
+                                       bridge::NotificationBridge* notifications)
     : bridge_(bridge),
       metrics_(metrics),
       authorizer_(authorizer),
-      call_timeouts_(std::move(call_timeouts)) {
+      call_timeouts_(std::move(call_timeouts)),
+      notifications_(notifications) {
   const std::vector<bridge::CellStatus> cells = bridge_->ListCells();
   if (cells.size() == 1) only_cell_ = cells.front().name;
 }
@@ -226,6 +229,81 @@ grpc::ServerUnaryReactor* CellGatewayService::ListCells(grpc::CallbackServerCont
   }
   End(r, grpc::Status::OK);
   return reactor;
+}
+
+grpc::ServerUnaryReactor* CellGatewayService::Notify(grpc::CallbackServerContext* context,
+                                                     const v1::NotifyRequest* request,
+                                                     v1::NotifyResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  v1::Target target;  // what Begin authorises and logs: cell, exchange, topic
+  target.set_cell(request->cell());
+  target.set_exchange(request->exchange());
+  target.set_topic(EffectiveTopic(*request));
+  Request* r = Begin(context, reactor, "notify", &target, request->event_type());
+  if (r == nullptr) return reactor;
+  if (notifications_ == nullptr) {
+    End(r, grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "notifications are not served here"));
+    return reactor;
+  }
+  bridge::NotifyRequest notify = ToNotifyRequest(*request);
+  absl::StatusOr<std::string> sent_context = BuildContext(notify.context_json, EditsFor(*r));
+  if (!sent_context.ok()) {
+    End(r, ToGrpcStatus(sent_context.status()));
+    return reactor;
+  }
+  notify.context_json = *std::move(sent_context);
+  notifications_->Notify(notify,
+                         [this, r, response](absl::StatusOr<bridge::NotifyResult> result) {
+                           if (!result.ok()) return End(r, ToGrpcStatus(result.status()));
+                           response->set_message_id(std::move(result->message_id));
+                           End(r, grpc::Status::OK);
+                         });
+  return reactor;
+}
+
+grpc::ServerBidiReactor<v1::SubscribeRequest, v1::Notification>* CellGatewayService::Subscribe(
+    grpc::CallbackServerContext* context) {
+  if (notifications_ == nullptr) {
+    // A reactor that only finishes.
+    class Unimplemented : public grpc::ServerBidiReactor<v1::SubscribeRequest, v1::Notification> {
+     public:
+      Unimplemented() {
+        Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "notifications are not served here"));
+      }
+      void OnDone() override { delete this; }
+    };
+    return new Unimplemented();
+  }
+  SubscribeEnvironment env;
+  env.notifications = notifications_;
+  env.metrics = metrics_;
+  env.authorizer = authorizer_;
+  env.only_cell = only_cell_;
+  env.shutting_down = &shutting_down_;
+  return new SubscribeReactor(context, env);
+}
+
+grpc::ServerBidiReactor<v1::ServeRequest, v1::ServeEvent>* CellGatewayService::Serve(
+    grpc::CallbackServerContext* context) {
+  if (serve_ == nullptr) {
+    class Unimplemented : public grpc::ServerBidiReactor<v1::ServeRequest, v1::ServeEvent> {
+     public:
+      Unimplemented() {
+        Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "serving is not enabled here"));
+      }
+      void OnDone() override { delete this; }
+    };
+    return new Unimplemented();
+  }
+  ServeEnvironment env;
+  env.serve = serve_;
+  env.serve_metrics = serve_metrics_;
+  env.serve_health = serve_health_;
+  env.metrics = metrics_;
+  env.authorizer = authorizer_;
+  env.only_cell = only_cell_;
+  env.shutting_down = &shutting_down_;
+  return new ServeReactor(context, env);
 }
 
 void CellGatewayService::BeginShutdown() { shutting_down_.store(true, std::memory_order_release); }

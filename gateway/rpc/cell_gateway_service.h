@@ -36,12 +36,15 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "bridge/notification_bridge.h"
 #include "bridge/rpc_bridge.h"
 #include "cellgw/v1/gateway.grpc.pb.h"
 #include "gateway/observability/metrics.h"
 #include "gateway/rpc/call_timeouts.h"
 #include "gateway/rpc/request_context.h"
 #include "gateway/security/authorizer.h"
+#include "gateway/rpc/serve_reactor.h"
+#include "gateway/rpc/subscribe_reactor.h"
 
 namespace cellgw::gateway {
 
@@ -50,10 +53,12 @@ class CellGatewayService final : public v1::CellGateway::CallbackService {
   // `bridge` must outlive the service; `metrics` may be null. `authorizer` may be null (no
   // authentication: every caller may do everything); otherwise it must outlive the service.
   // `call_timeouts` bounds each call's timeout per cell (default: no bound beyond the
-  // bridge's own rpc_response_timeout default).
+  // bridge's own rpc_response_timeout default). `notifications` serves Notify and Subscribe;
+  // null answers them with UNIMPLEMENTED, otherwise it must outlive the service.
   CellGatewayService(bridge::RpcBridge* bridge, GatewayMetrics* metrics,
                      const Authorizer* authorizer = nullptr,
-                     CallTimeouts call_timeouts = CallTimeouts());
+                     CallTimeouts call_timeouts = CallTimeouts(),
+                     bridge::NotificationBridge* notifications = nullptr);
 
   grpc::ServerUnaryReactor* Cast(grpc::CallbackServerContext* context,
                                  const v1::CastRequest* request,
@@ -67,6 +72,25 @@ class CellGatewayService final : public v1::CellGateway::CallbackService {
   grpc::ServerUnaryReactor* ListCells(grpc::CallbackServerContext* context,
                                       const v1::ListCellsRequest* request,
                                       v1::ListCellsResponse* response) override;
+  // Notify goes the unary way (Begin/End); each Subscribe stream is a SubscribeReactor
+  // (gateway/rpc/subscribe_reactor.h), which is not counted in in_flight(): BeginShutdown
+  // refuses new streams, and the notification bridge's Stop ends the running ones.
+  grpc::ServerUnaryReactor* Notify(grpc::CallbackServerContext* context,
+                                   const v1::NotifyRequest* request,
+                                   v1::NotifyResponse* response) override;
+  grpc::ServerBidiReactor<v1::SubscribeRequest, v1::Notification>* Subscribe(
+      grpc::CallbackServerContext* context) override;
+  // Each Serve stream is a ServeReactor (gateway/rpc/serve_reactor.h), not counted in
+  // in_flight(), like Subscribe. UNIMPLEMENTED until EnableServe.
+  grpc::ServerBidiReactor<v1::ServeRequest, v1::ServeEvent>* Serve(
+      grpc::CallbackServerContext* context) override;
+  // Serves Serve streams with `serve`; `metrics` and `health` may be null. All must outlive
+  // the service. Call before the server starts.
+  void EnableServe(bridge::ServeBridge* serve, ServeMetrics* metrics, ServeHealth* health) {
+    serve_ = serve;
+    serve_metrics_ = metrics;
+    serve_health_ = health;
+  }
 
   // Refuse new requests with UNAVAILABLE from now on. Thread-safe.
   void BeginShutdown();
@@ -92,6 +116,10 @@ class CellGatewayService final : public v1::CellGateway::CallbackService {
   GatewayMetrics* metrics_;
   const Authorizer* authorizer_;
   const CallTimeouts call_timeouts_;
+  bridge::NotificationBridge* notifications_;
+  bridge::ServeBridge* serve_ = nullptr;
+  ServeMetrics* serve_metrics_ = nullptr;
+  ServeHealth* serve_health_ = nullptr;
   std::string only_cell_;  // the single cell's name when exactly one is configured
   std::atomic<bool> shutting_down_{false};
   mutable absl::Mutex mu_;

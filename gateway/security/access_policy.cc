@@ -34,8 +34,12 @@ bool AllowsOptional(const std::vector<std::string>& patterns, absl::string_view 
   return patterns.empty() || AnyGlobMatches(patterns, value);
 }
 
+// Notifications have no server: a grant's `servers` does not apply to them.
 bool AllowsServer(const Grant& grant, const AccessRequest& request) {
-  if (grant.servers.empty()) return true;
+  if (grant.servers.empty() || request.kind == RequestKind::kNotify ||
+      request.kind == RequestKind::kSubscribe) {
+    return true;
+  }
   if (request.kind == RequestKind::kFanout) {
     // Every server of the topic receives a fanout: only "any server" covers it.
     for (const std::string& pattern : grant.servers) {
@@ -46,8 +50,23 @@ bool AllowsServer(const Grant& grant, const AccessRequest& request) {
   return AnyGlobMatches(grant.servers, request.server);
 }
 
+// Only requests to one endpoint's method have a namespace: Serve registers a whole server,
+// notifications have none.
+bool AllowsNamespace(const Grant& grant, const AccessRequest& request) {
+  const bool has_namespace = request.kind == RequestKind::kCall ||
+                             request.kind == RequestKind::kCast ||
+                             request.kind == RequestKind::kFanout;
+  return !has_namespace || AllowsOptional(grant.namespaces, request.namespace_);
+}
+
+// Notify, Subscribe and Serve have no method; their grants stop at the topic.
+bool HasMethod(RequestKind kind) {
+  return kind != RequestKind::kNotify && kind != RequestKind::kSubscribe &&
+         kind != RequestKind::kServe;
+}
+
 bool AllowsKind(const Grant& grant, RequestKind kind) {
-  if (grant.kinds.empty()) return true;
+  if (grant.kinds.empty()) return HasMethod(kind);
   for (RequestKind allowed : grant.kinds) {
     if (allowed == kind) return true;
   }
@@ -64,12 +83,19 @@ absl::string_view RequestKindName(RequestKind kind) {
       return "cast";
     case RequestKind::kFanout:
       return "fanout";
+    case RequestKind::kNotify:
+      return "notify";
+    case RequestKind::kSubscribe:
+      return "subscribe";
+    case RequestKind::kServe:
+      return "serve";
   }
   return "unknown";
 }
 
 std::optional<RequestKind> ParseRequestKind(absl::string_view name) {
-  for (RequestKind kind : {RequestKind::kCall, RequestKind::kCast, RequestKind::kFanout}) {
+  for (RequestKind kind : {RequestKind::kCall, RequestKind::kCast, RequestKind::kFanout,
+                           RequestKind::kNotify, RequestKind::kSubscribe, RequestKind::kServe}) {
     if (RequestKindName(kind) == name) return kind;
   }
   return std::nullopt;
@@ -84,8 +110,8 @@ const Grant* AccessPolicy::Find(const Caller& caller, const AccessRequest& reque
     if (NamesCaller(grant, caller) && AllowsKind(grant, request.kind) &&
         AnyGlobMatches(grant.cells, request.cell) && AllowsExchange(grant, request) &&
         AnyGlobMatches(grant.topics, request.topic) &&
-        AnyGlobMatches(grant.methods, request.method) && AllowsServer(grant, request) &&
-        AllowsOptional(grant.namespaces, request.namespace_)) {
+        (!HasMethod(request.kind) || AnyGlobMatches(grant.methods, request.method)) &&
+        AllowsServer(grant, request) && AllowsNamespace(grant, request)) {
       return &grant;
     }
   }

@@ -30,10 +30,13 @@
 
 namespace cellgw::gateway {
 
-// The RPC kinds a grant can allow. ListCells is deliberately not one of them.
-enum class RequestKind { kCall, kCast, kFanout };
+// The RPC kinds a grant can allow. ListCells is deliberately not one of them. kNotify and
+// kSubscribe (the Notify and Subscribe RPCs) are granted on cell, exchange and topic: a grant's
+// `methods` do not apply to them.
+// kServe (the Serve RPC: a worker serving a topic) is granted on cell, exchange and topic too.
+enum class RequestKind { kCall, kCast, kFanout, kNotify, kSubscribe, kServe };
 
-// "call", "cast", "fanout".
+// "call", "cast", "fanout", "notify", "subscribe", "serve".
 absl::string_view RequestKindName(RequestKind kind);
 // The inverse of RequestKindName; nullopt for anything else (the YAML parser reports it).
 std::optional<RequestKind> ParseRequestKind(absl::string_view name);
@@ -64,7 +67,8 @@ struct Grant {
   // Not applied to fanouts, which always go to "<topic>_fanout" (oslo ignores the target's
   // exchange for them).
   std::vector<std::string> exchanges;
-  // Empty means all kinds.
+  // Empty means call, cast and fanout: notify and subscribe must be named, so that no grant
+  // written before they existed allows them.
   std::vector<RequestKind> kinds;
   // Patterns for target.server and target.namespace. Empty (the default): any value, set or
   // not; unlike `exchanges`, whose default is narrow because another exchange reaches other
@@ -90,6 +94,7 @@ struct AccessRequest {
   // The control_exchange of `cell`; "" when the cell is not configured.
   absl::string_view control_exchange;
   absl::string_view topic;
+  // Not consulted for kNotify and kSubscribe.
   absl::string_view method;
   // Target.server and Target.namespace as sent ("" = not set).
   absl::string_view server;

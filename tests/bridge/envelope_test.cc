@@ -13,75 +13,16 @@
 #include "bridge/remote_failure.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/support/testdata.h"
+#include "tests/support/wire_vector.h"
 
 namespace cellgw::bridge {
 namespace {
 
 using ::testing::HasSubstr;
 
-// ---------------------------------------------------------------------------------------------
-// Wire vectors, read with the codec's own JSON helpers.
-
-// One captured message: the exact AMQP body and the members of its decoded_message (raw JSON
-// values, as pretty-printed in the vector file).
-struct WireVector {
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> decoded;  // key, raw value
-
-  bool Has(absl::string_view key) const {
-    for (const auto& [k, v] : decoded) {
-      if (k == key) return true;
-    }
-    return false;
-  }
-  std::string Raw(absl::string_view key) const {
-    for (const auto& [k, v] : decoded) {
-      if (k == key) return v;
-    }
-    ADD_FAILURE() << "vector has no decoded_message." << key;
-    return "";
-  }
-  std::string String(absl::string_view key) const {
-    const absl::StatusOr<std::string> value = json::Unquote(Raw(key));
-    EXPECT_TRUE(value.ok()) << key << ": " << value.status();
-    return value.ok() ? *value : "";
-  }
-};
-
-WireVector LoadVector(absl::string_view name) {
-  WireVector vector;
-  const absl::StatusOr<std::string> file =
-      cellgw::testing::ReadRunfile(absl::StrCat("tests/testdata/wire/", name, ".json"));
-  EXPECT_TRUE(file.ok()) << file.status();
-  if (!file.ok()) return vector;
-  const absl::StatusOr<std::vector<json::Member>> members = json::ObjectMembers(*file);
-  EXPECT_TRUE(members.ok()) << members.status();
-  if (!members.ok()) return vector;
-  for (const json::Member& member : *members) {
-    if (member.key == "body") {
-      const absl::StatusOr<std::string> body = json::Unquote(member.value);
-      EXPECT_TRUE(body.ok()) << body.status();
-      if (body.ok()) vector.body = *body;
-    } else if (member.key == "decoded_message") {
-      const absl::StatusOr<std::vector<json::Member>> decoded = json::ObjectMembers(member.value);
-      EXPECT_TRUE(decoded.ok()) << decoded.status();
-      if (!decoded.ok()) continue;
-      for (const json::Member& field : *decoded) {
-        vector.decoded.emplace_back(field.key, std::string(field.value));
-      }
-    }
-  }
-  EXPECT_FALSE(vector.body.empty()) << name;
-  return vector;
-}
-
-std::string PythonStyle(absl::string_view json_text) {
-  std::string out;
-  const absl::Status status = json::AppendPythonStyle(json_text, &out);
-  EXPECT_TRUE(status.ok()) << status << " in " << json_text;
-  return out;
-}
+using ::cellgw::testing::LoadWireVector;
+using ::cellgw::testing::PythonStyle;
+using ::cellgw::testing::WireVector;
 
 // The strings a RequestMessage points at, pulled from a vector's decoded_message.
 struct RequestFields {
@@ -165,7 +106,7 @@ const char* const kReplyVectors[] = {
 class RequestVectorTest : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(RequestVectorTest, EncodeRequestIsByteIdenticalToOslo) {
-  const WireVector vector = LoadVector(GetParam());
+  const WireVector vector = LoadWireVector(GetParam());
   const RequestFields fields = FieldsFromVector(vector);
   const absl::StatusOr<std::string> body = EncodeRequest(fields.View());
   ASSERT_TRUE(body.ok()) << body.status();
@@ -173,7 +114,7 @@ TEST_P(RequestVectorTest, EncodeRequestIsByteIdenticalToOslo) {
 }
 
 TEST_P(RequestVectorTest, DecodeRequestReadsWhatOsloSent) {
-  const WireVector vector = LoadVector(GetParam());
+  const WireVector vector = LoadWireVector(GetParam());
   const RequestFields fields = FieldsFromVector(vector);
   const absl::StatusOr<DecodedRequest> request = DecodeRequest(vector.body);
   ASSERT_TRUE(request.ok()) << request.status();
@@ -193,7 +134,7 @@ TEST_P(RequestVectorTest, DecodeRequestReadsWhatOsloSent) {
 }
 
 TEST_P(RequestVectorTest, EncodeThenDecodeRequestRoundTrips) {
-  const RequestFields fields = FieldsFromVector(LoadVector(GetParam()));
+  const RequestFields fields = FieldsFromVector(LoadWireVector(GetParam()));
   const absl::StatusOr<std::string> body = EncodeRequest(fields.View());
   ASSERT_TRUE(body.ok()) << body.status();
   const absl::StatusOr<DecodedRequest> request = DecodeRequest(*body);
@@ -215,7 +156,7 @@ INSTANTIATE_TEST_SUITE_P(WireVectors, RequestVectorTest, ::testing::ValuesIn(kRe
 
 TEST(EncodeRequestTest, KeepsBigIntegersAndEscapesUnicode) {
   // The decoded args of call_request_bigint_unicode hold raw UTF-8 and 2**64-1.
-  const WireVector vector = LoadVector("call_request_bigint_unicode");
+  const WireVector vector = LoadWireVector("call_request_bigint_unicode");
   const absl::StatusOr<std::string> body = EncodeRequest(FieldsFromVector(vector).View());
   ASSERT_TRUE(body.ok()) << body.status();
   EXPECT_THAT(*body, HasSubstr("18446744073709551615"));
@@ -325,7 +266,7 @@ INSTANTIATE_TEST_SUITE_P(Table, EncodeRequestRefusedTest, ::testing::ValuesIn([]
 // DecodeRequest (legacy form and oddities)
 
 TEST(DecodeRequestTest, AcceptsTheLegacyUnenvelopedForm) {
-  const WireVector vector = LoadVector("legacy_v1_call_request");
+  const WireVector vector = LoadWireVector("legacy_v1_call_request");
   const absl::StatusOr<DecodedRequest> request = DecodeRequest(vector.body);
   ASSERT_TRUE(request.ok()) << request.status();
   EXPECT_EQ(request->method, "echo");
@@ -340,7 +281,7 @@ TEST(DecodeRequestTest, AcceptsTheLegacyUnenvelopedForm) {
 }
 
 TEST(DecodeRequestTest, CastHasNoMsgIdAndNoTimeout) {
-  const absl::StatusOr<DecodedRequest> request = DecodeRequest(LoadVector("cast").body);
+  const absl::StatusOr<DecodedRequest> request = DecodeRequest(LoadWireVector("cast").body);
   ASSERT_TRUE(request.ok()) << request.status();
   EXPECT_EQ(request->msg_id, "");
   EXPECT_EQ(request->reply_q, "");
@@ -433,7 +374,7 @@ class ReplyVectorTest : public ::testing::TestWithParam<ReplyExpectation> {};
 
 TEST_P(ReplyVectorTest, DecodeReplyReadsWhatOsloSent) {
   const ReplyExpectation& expect = GetParam();
-  const WireVector vector = LoadVector(expect.vector);
+  const WireVector vector = LoadWireVector(expect.vector);
   const absl::StatusOr<Reply> reply = DecodeReply(vector.body);
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_EQ(reply->msg_id, vector.String("_msg_id"));
@@ -461,7 +402,7 @@ TEST_P(ReplyVectorTest, DecodeReplyReadsWhatOsloSent) {
 }
 
 TEST_P(ReplyVectorTest, EncodeReplyIsByteIdenticalToOslo) {
-  const WireVector vector = LoadVector(GetParam().vector);
+  const WireVector vector = LoadWireVector(GetParam().vector);
   std::optional<RemoteFailure> failure;
   if (vector.Raw("failure") != "null") {
     const absl::StatusOr<RemoteFailure> parsed = ParseRemoteFailure(vector.String("failure"));
@@ -476,7 +417,7 @@ TEST_P(ReplyVectorTest, EncodeReplyIsByteIdenticalToOslo) {
 }
 
 TEST_P(ReplyVectorTest, EncodeThenDecodeReplyRoundTrips) {
-  const absl::StatusOr<Reply> original = DecodeReply(LoadVector(GetParam().vector).body);
+  const absl::StatusOr<Reply> original = DecodeReply(LoadWireVector(GetParam().vector).body);
   ASSERT_TRUE(original.ok()) << original.status();
   const absl::StatusOr<std::string> body =
       EncodeReply(original->msg_id, original->result_json,
@@ -500,7 +441,7 @@ INSTANTIATE_TEST_SUITE_P(WireVectors, ReplyVectorTest, ::testing::ValuesIn(kRepl
                          });
 
 TEST(DecodeReplyTest, KeepsBigIntegersAndEscapesExactly) {
-  const absl::StatusOr<Reply> reply = DecodeReply(LoadVector("call_reply_bigint_unicode").body);
+  const absl::StatusOr<Reply> reply = DecodeReply(LoadWireVector("call_reply_bigint_unicode").body);
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_EQ(reply->result_json,
             "{\"big\": 9223372036854775807, \"neg\": -9223372036854775808, \"u64max\": "
@@ -568,7 +509,7 @@ TEST(DecodeReplyTest, BreakingOslosClientRulesIsInvalidArgumentNamingTheKey) {
 }
 
 TEST(EncodeReplyTest, HeartbeatMatchesOslosHeartbeat) {
-  const WireVector vector = LoadVector("reply_heartbeat");
+  const WireVector vector = LoadWireVector("reply_heartbeat");
   const absl::StatusOr<std::string> body = EncodeReply(
       vector.String("_msg_id"), "null", nullptr, /*ending=*/false, vector.String("_unique_id"));
   ASSERT_TRUE(body.ok()) << body.status();
@@ -648,7 +589,7 @@ TEST(UnwrapEnvelopeTest, BodyWithOnlyOneEnvelopeKeyIsALegacyMessage) {
 }
 
 TEST(UnwrapEnvelopeTest, ReturnsTheInnerMessageOfAVector) {
-  const absl::StatusOr<std::string> inner = UnwrapEnvelope(LoadVector("reply_heartbeat").body);
+  const absl::StatusOr<std::string> inner = UnwrapEnvelope(LoadWireVector("reply_heartbeat").body);
   ASSERT_TRUE(inner.ok()) << inner.status();
   EXPECT_EQ(*inner,
             "{\"result\": null, \"failure\": null, \"ending\": false, \"_msg_id\": "

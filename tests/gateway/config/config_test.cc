@@ -119,6 +119,8 @@ cells:
     heartbeat_timeout_threshold: 0
     max_in_flight: 500
     max_message_bytes: 65536
+    max_subscriptions: 7
+    subscription_outage_timeout: 2.5
   - name: cell2
     transport_url: rabbit://
 )");
@@ -153,7 +155,11 @@ cells:
   EXPECT_EQ(cell.heartbeat_timeout_threshold, absl::ZeroDuration());
   EXPECT_EQ(cell.max_in_flight, 500);
   EXPECT_EQ(cell.max_message_bytes, 65536u);
+  EXPECT_EQ(cell.max_subscriptions, 7);
+  EXPECT_EQ(cell.subscription_outage_timeout, absl::Milliseconds(2500));
   EXPECT_EQ(config->cells[1].name, "cell2");
+  EXPECT_EQ(config->cells[1].max_subscriptions, 1000);
+  EXPECT_EQ(config->cells[1].subscription_outage_timeout, absl::Seconds(60));
   EXPECT_EQ(config->cells[1].max_in_flight, 10000);
   EXPECT_EQ(config->cells[1].max_message_bytes, 4194304u);
   EXPECT_EQ(config->cells[1].transport_url, "rabbit://");
@@ -377,6 +383,10 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"MaxCallTimeoutBelowALaterRpcResponseTimeout",
                   CellConfig("    max_call_timeout: 5\n    rpc_response_timeout: 10\n"),
                   "cells[0].max_call_timeout: is less than rpc_response_timeout (10s)"},
+        ErrorCase{"MaxSubscriptionsTooMany", CellConfig("    max_subscriptions: 2001\n"),
+                  "cells[0].max_subscriptions: must be an integer from 1 to 2000"},
+        ErrorCase{"OutageTimeoutZero", CellConfig("    subscription_outage_timeout: 0\n"),
+                  "cells[0].subscription_outage_timeout: must be a number of seconds"},
         ErrorCase{"MaxInFlightZero", CellConfig("    max_in_flight: 0\n"),
                   "cells[0].max_in_flight: must be an integer from 1 to 1000000"},
         ErrorCase{"MaxMessageBytesTiny", CellConfig("    max_message_bytes: 10\n"),

@@ -209,6 +209,41 @@ security:
   EXPECT_TRUE(config->authenticates());
 }
 
+TEST(ParseSecurityConfig, GrantsForServeAloneNeedNoMethods) {
+  absl::StatusOr<SecurityConfig> config = Parse(R"(
+security:
+  tokens_file: $TOKENS
+  policy: [{identity: scheduler, cells: ["*"], topics: [compute], kinds: [serve]}]
+)");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->policy.size(), 1u);
+  EXPECT_EQ(config->policy[0].kinds, (std::vector<RequestKind>{RequestKind::kServe}));
+  EXPECT_TRUE(config->policy[0].methods.empty());
+}
+
+TEST(ParseSecurityConfig, GrantsForNotifyAndSubscribeAloneNeedNoMethods) {
+  absl::StatusOr<SecurityConfig> config = Parse(R"(
+security:
+  tokens_file: $TOKENS
+  policy: [{identity: scheduler, cells: ["*"], topics: [notifications],
+            kinds: [notify, subscribe]}]
+)");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->policy.size(), 1u);
+  EXPECT_EQ(config->policy[0].kinds,
+            (std::vector<RequestKind>{RequestKind::kNotify, RequestKind::kSubscribe}));
+  EXPECT_TRUE(config->policy[0].methods.empty());
+  // A grant that also covers an RPC kind still needs them.
+  absl::StatusOr<SecurityConfig> mixed = Parse(R"(
+security:
+  tokens_file: $TOKENS
+  policy: [{identity: scheduler, cells: ["*"], topics: ["*"], kinds: [notify, cast]}]
+)");
+  ASSERT_FALSE(mixed.ok());
+  EXPECT_EQ(std::string(mixed.status().message()),
+            "security.policy[0].methods: required key is missing");
+}
+
 TEST(SecurityConfig, DefaultIsDisabledAndDoesNotAuthenticate) {
   const SecurityConfig config;
   EXPECT_FALSE(config.enabled);
@@ -303,7 +338,9 @@ TEST(ParseSecurityConfig, ErrorsNameTheKeyPath) {
        "security.policy[0].cells[0]: must be a string, not a list"},
       {"security: {tokens_file: $TOKENS, policy: [{identity: scheduler, " + grant +
            ", kinds: [call, list_cells]}]}",
-       "security.policy[0].kinds[1]: must be call, cast or fanout (ListCells needs no grant)"},
+       "security.policy[0].kinds[1]: must be call, cast, fanout, notify, subscribe or serve "
+       "(ListCells "
+       "needs no grant)"},
       {"security: {tokens_file: $TOKENS, policy: [{identity: scheduler, " + grant +
            ", server: [a]}]}",
        "security.policy[0].server: unknown key (expected one of identity, subject, cells, "

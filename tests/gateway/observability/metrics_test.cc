@@ -103,6 +103,38 @@ TEST(GatewayMetrics, BridgeEventsCountPerConfiguredCellAndNeverUnderUnknown) {
   EXPECT_THAT(scrape, Not(HasSubstr("nope")));
 }
 
+TEST(GatewayMetrics, NotificationEventsCountPerConfiguredCell) {
+  GatewayMetrics metrics({"cell1"});
+  std::string scrape = metrics.Scrape();
+  EXPECT_EQ(Value(scrape, R"(cellgw_notifications_delivered_total{cell="cell1"})"), 0);
+  EXPECT_EQ(Value(scrape, R"(cellgw_notification_subscribers{cell="cell1"})"), 0);
+
+  metrics.OnNotificationPublished("cell1");
+  metrics.OnNotificationDelivered("cell1", false);
+  metrics.OnNotificationDelivered("cell1", true);
+  metrics.OnNotificationAcknowledged("cell1");
+  metrics.OnNotificationFiltered("cell1");
+  metrics.OnNotificationFiltered("cell1");
+  metrics.OnNotificationDropped("cell1", bridge::NotificationDropReason::kMalformed);
+  metrics.OnSubscribersChanged("cell1", +1);
+  metrics.OnSubscribersChanged("cell1", +1);
+  metrics.OnSubscribersChanged("cell1", -1);
+  metrics.OnNotificationDelivered("nope", false);
+
+  scrape = metrics.Scrape();
+  EXPECT_EQ(Value(scrape, R"(cellgw_notifications_published_total{cell="cell1"})"), 1);
+  EXPECT_EQ(Value(scrape, R"(cellgw_notifications_delivered_total{cell="cell1"})"), 2);
+  EXPECT_EQ(Value(scrape, R"(cellgw_notifications_redelivered_total{cell="cell1"})"), 1);
+  EXPECT_EQ(Value(scrape, R"(cellgw_notifications_acknowledged_total{cell="cell1"})"), 1);
+  EXPECT_EQ(Value(scrape, R"(cellgw_notifications_filtered_total{cell="cell1"})"), 2);
+  EXPECT_EQ(
+      Value(scrape, R"(cellgw_notifications_dropped_total{cell="cell1",reason="malformed"})"), 1);
+  EXPECT_EQ(
+      Value(scrape, R"(cellgw_notifications_dropped_total{cell="cell1",reason="oversized"})"), 0);
+  EXPECT_EQ(Value(scrape, R"(cellgw_notification_subscribers{cell="cell1"})"), 1);
+  EXPECT_THAT(scrape, Not(HasSubstr("nope")));
+}
+
 TEST(GatewayMetrics, ConcurrentReportsAreAllCounted) {
   GatewayMetrics metrics({"cell1", "cell2"});
   constexpr int kThreads = 8;

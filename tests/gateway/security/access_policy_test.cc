@@ -106,7 +106,7 @@ TEST(AccessPolicy, FanoutsAreGovernedByTopicNotExchange) {
       kScheduler, Request(RequestKind::kFanout, "cell1", "network", "get_info", "nova")));
 }
 
-TEST(AccessPolicy, KindsDefaultToAllAndGrantsAddUp) {
+TEST(AccessPolicy, KindsDefaultToTheRpcKindsAndGrantsAddUp) {
   Grant all_kinds = SchedulerGrant();
   all_kinds.kinds.clear();
   all_kinds.methods = {"get_info"};
@@ -199,8 +199,62 @@ TEST(AccessPolicy, EmptyPolicyAllowsNothing) {
       AccessPolicy().Allows(kScheduler, Request(RequestKind::kCall, "cell1", "compute", "x")));
 }
 
+TEST(AccessPolicy, NotifyAndSubscribeAreGrantedOnCellExchangeAndTopicWithoutMethods) {
+  Grant grant = SchedulerGrant();
+  grant.topics = {"notifications"};
+  grant.methods = {};  // never consulted for these kinds
+  grant.kinds = {RequestKind::kNotify, RequestKind::kSubscribe};
+  const AccessPolicy policy({grant});
+  for (RequestKind kind : {RequestKind::kNotify, RequestKind::kSubscribe}) {
+    EXPECT_TRUE(policy.Allows(kScheduler, Request(kind, "cell1", "notifications", "")));
+    EXPECT_TRUE(policy.Allows(kScheduler, Request(kind, "cell1", "notifications", "anything")));
+    EXPECT_FALSE(policy.Allows(kScheduler, Request(kind, "cell1", "audit_log", "")));
+    EXPECT_FALSE(policy.Allows(kScheduler, Request(kind, "other", "notifications", "")));
+    // Like calls and casts: without `exchanges`, only the cell's control exchange.
+    EXPECT_FALSE(
+        policy.Allows(kScheduler, Request(kind, "cell1", "notifications", "", "neutron")));
+  }
+  EXPECT_FALSE(
+      policy.Allows(kScheduler, Request(RequestKind::kCast, "cell1", "notifications", "x")));
+}
+
+TEST(AccessPolicy, GrantsWithoutKindsDoNotAllowNotifyOrSubscribe) {
+  Grant grant = SchedulerGrant();
+  grant.kinds.clear();
+  grant.topics = {"*"};
+  grant.methods = {"*"};
+  const AccessPolicy policy({grant});
+  EXPECT_TRUE(policy.Allows(kScheduler, Request(RequestKind::kCast, "cell1", "notifications", "x")));
+  EXPECT_FALSE(
+      policy.Allows(kScheduler, Request(RequestKind::kNotify, "cell1", "notifications", "")));
+  EXPECT_FALSE(
+      policy.Allows(kScheduler, Request(RequestKind::kSubscribe, "cell1", "notifications", "")));
+}
+
+TEST(AccessPolicy, ServeIsGrantedOnCellExchangeAndTopicAndOnlyWhenNamed) {
+  Grant grant = SchedulerGrant();
+  grant.topics = {"compute"};
+  grant.methods = {};  // never consulted for serve
+  grant.kinds = {RequestKind::kServe};
+  const AccessPolicy policy({grant});
+  EXPECT_TRUE(policy.Allows(kScheduler, Request(RequestKind::kServe, "cell1", "compute", "")));
+  EXPECT_FALSE(policy.Allows(kScheduler, Request(RequestKind::kServe, "cell1", "network", "")));
+  EXPECT_FALSE(policy.Allows(kScheduler, Request(RequestKind::kServe, "other", "compute", "")));
+  EXPECT_FALSE(
+      policy.Allows(kScheduler, Request(RequestKind::kServe, "cell1", "compute", "", "neutron")));
+  EXPECT_FALSE(policy.Allows(kScheduler, Request(RequestKind::kCall, "cell1", "compute", "x")));
+  // A grant written before serve existed (no kinds) does not allow it.
+  Grant old = SchedulerGrant();
+  old.kinds.clear();
+  old.topics = {"*"};
+  old.methods = {"*"};
+  EXPECT_FALSE(AccessPolicy({old}).Allows(
+      kScheduler, Request(RequestKind::kServe, "cell1", "compute", "")));
+}
+
 TEST(RequestKind, NamesRoundTripAndListCellsIsNotAKind) {
-  for (RequestKind kind : {RequestKind::kCall, RequestKind::kCast, RequestKind::kFanout}) {
+  for (RequestKind kind : {RequestKind::kCall, RequestKind::kCast, RequestKind::kFanout,
+                           RequestKind::kNotify, RequestKind::kSubscribe, RequestKind::kServe}) {
     EXPECT_EQ(ParseRequestKind(RequestKindName(kind)), kind);
   }
   EXPECT_FALSE(ParseRequestKind("list_cells").has_value());

@@ -8,6 +8,7 @@
 // binary. Each test uses topics of its own (a fresh marker), so tests never see each other's
 // queues.
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <set>
@@ -20,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "client/cli_notifications.h"
 #include "common/json_text.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -645,6 +647,65 @@ TEST_F(NotificationsTest, SubscribeRefusesBadMessagesNamingTheField) {
     EXPECT_TRUE(absl::StartsWith(status.error_message(), "ack_ids[1]:"))
         << status.error_message();
   }
+}
+
+// The text a FILE* got, for the CLI functions' output.
+class CapturedFile {
+ public:
+  CapturedFile() : file_(std::tmpfile()) {}
+  ~CapturedFile() { std::fclose(file_); }
+  std::FILE* get() { return file_; }
+  std::string Text() {
+    std::fflush(file_);
+    std::rewind(file_);
+    std::string text;
+    char buffer[4096];
+    for (size_t n; (n = std::fread(buffer, 1, sizeof(buffer), file_)) > 0;) text.append(buffer, n);
+    return text;
+  }
+
+ private:
+  std::FILE* file_;
+};
+
+TEST_F(NotificationsTest, CliNotifyPrintsTheMessageIdAndSubscribePrintsOneJsonLineEach) {
+  const std::string topic = Marker("cli");
+  std::vector<std::string> ids;
+  for (const char* payload : {R"({"n": 18446744073709551616})", R"(["café"])"}) {
+    client::NotifyCommand notify;
+    notify.topic = topic;
+    notify.publisher_id = "cli.test";
+    notify.event_type = "cli.event";
+    notify.priority = "warn";
+    notify.payload_json = payload;
+    notify.context_json = R"({"request_id": "req-cli"})";
+    CapturedFile out, err;
+    ASSERT_EQ(client::RunNotify(*gateway_->client, notify, out.get(), err.get()), 0) << err.Text();
+    const std::string line = out.Text();
+    ASSERT_TRUE(absl::EndsWith(line, "}\n")) << line;
+    ids.push_back(Unquoted(Member(line, "message_id")));
+  }
+  // The queue "<topic>.warn" was declared by Notify: the subscription finds both.
+  client::SubscribeCommand subscribe;
+  subscribe.topics = {topic};
+  subscribe.priorities = {"WARN"};
+  subscribe.count = 2;
+  CapturedFile out, err;
+  ASSERT_EQ(client::RunSubscribe(*gateway_->client, subscribe, out.get(), err.get()), 0)
+      << err.Text();
+  EXPECT_THAT(err.Text(), HasSubstr("cellgw-cli: subscribed"));
+  const std::vector<std::string> lines = absl::StrSplit(out.Text(), '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_EQ(Unquoted(Member(lines[i], "message_id")), ids[i]);
+    EXPECT_EQ(Unquoted(Member(lines[i], "priority")), "warn");
+    EXPECT_EQ(Unquoted(Member(lines[i], "topic")), topic);
+    EXPECT_EQ(Member(lines[i], "context"), R"({"request_id": "req-cli"})");
+  }
+  EXPECT_EQ(Member(lines[0], "payload"), R"({"n": 18446744073709551616})");
+  EXPECT_EQ(Member(lines[1], "payload"), R"(["caf\u00e9"])");
+  // Both were acknowledged once printed: nothing is left in the queue.
+  AwaitQueueCounts(topic + ".warn", 0, 0);
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/gateway_fixture.h"
 #include "tests/resilience/resilience_support.h"
@@ -222,6 +223,39 @@ TEST(NotificationBrokerKillTest,
   subscriber.join();
   const Episode::Figures end = episode.Snapshot();
   EXPECT_TRUE(end.end_status.ok()) << end.end_status.error_message();
+  gateway->server->Shutdown(absl::ZeroDuration());
+  EXPECT_TRUE((*node)->Stop().ok());
+}
+
+TEST(NotificationBrokerKillTest, StreamEndsWithUnavailableWhenTheCellStaysUnreachable) {
+  auto node = RabbitMqNode::Start(TestTmpDir() + "/notify_outage_rmq");
+  ASSERT_TRUE(node.ok()) << node.status();
+  bridge::CellOptions cell = Cell("short", (*node)->Url());
+  cell.subscription_outage_timeout = absl::Seconds(2);
+  auto gateway = StartGateway({cell});
+  ASSERT_TRUE(gateway.ok()) << gateway.status();
+
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+  v1::SubscribeRequest subscription;
+  subscription.add_topics(Marker("outage"));
+  auto stream = gateway->client->Subscribe(&context, subscription);
+  stream->WaitForInitialMetadata();
+  ASSERT_EQ(context.GetServerInitialMetadata().count("x-cellgw-subscription"), 1u);
+
+  const absl::Time killed_at = absl::Now();
+  ASSERT_TRUE((*node)->KillHard().ok());
+  v1::Notification notification;
+  EXPECT_FALSE(stream->Read(&notification));
+  const grpc::Status status = stream->Finish();
+  const absl::Duration ended_after = absl::Now() - killed_at;
+  std::cout << "[figures] notify outage: stream_ended_after_s=" << Seconds(ended_after)
+            << " limit_s=2" << std::endl;
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_THAT(status.error_message(), ::testing::HasSubstr("subscription_outage_timeout"));
+  // Not before the limit, and not much after it (the loop looks at least once a second).
+  EXPECT_GE(ended_after, absl::Seconds(2));
+  EXPECT_LT(ended_after, absl::Seconds(6));
   gateway->server->Shutdown(absl::ZeroDuration());
   EXPECT_TRUE((*node)->Stop().ok());
 }

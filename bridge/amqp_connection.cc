@@ -18,6 +18,8 @@ namespace {
 
 constexpr amqp_channel_t kConsumeChannel = 1;
 constexpr amqp_channel_t kPublishChannel = 2;
+constexpr amqp_channel_t kDeclareChannel = 3;
+constexpr amqp_channel_t kChannels[] = {kConsumeChannel, kPublishChannel, kDeclareChannel};
 constexpr int kFrameMax = 131072;
 
 amqp_bytes_t Bytes(absl::string_view s) {
@@ -99,6 +101,13 @@ struct AmqpConnection::State {
   amqp_connection_state_t conn = nullptr;
   bool broken = false;  // a library error left rabbitmq-c in an unknown state
   std::string description;  // host:port, for messages
+  bool publisher_confirms = true;
+  uint64_t next_seq = 1;
+  // The newest delivery on the consuming channel not acknowledged yet (0: none). Replies are
+  // acknowledged once received, not consumed with no_ack: a reply the broker hands to a
+  // connection that is already dead on our side (kept alive at the broker by a partition)
+  // then goes back to the queue when the broker drops that connection, instead of being lost.
+  uint64_t ack_upto = 0;
   // Content being assembled per channel: a deliver or return method is followed by a header
   // frame and body frames on the same channel.
   struct Pending {
@@ -106,12 +115,32 @@ struct AmqpConnection::State {
     InboundMessage message;
     uint64_t received = 0;
   };
-  Pending pending[3];
+  Pending pending[kDeclareChannel + 1];
 
   ~State() {
     if (conn == nullptr) return;
     if (!broken) amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
     amqp_destroy_connection(conn);
+  }
+
+  // Marks the connection unusable after the library error `rc`.
+  absl::Status Lost(int rc) {
+    broken = true;
+    return absl::UnavailableError(
+        absl::StrCat("connection to ", description, " lost: ", amqp_error_string2(rc)));
+  }
+
+  // Opens `channel`, in confirm mode when it is the publishing channel.
+  absl::Status OpenChannel(amqp_channel_t channel) {
+    amqp_channel_open(conn, channel);
+    absl::Status status = ReplyToStatus(amqp_get_rpc_reply(conn), "channel.open");
+    if (status.ok() && channel == kPublishChannel && publisher_confirms) {
+      amqp_confirm_select(conn, channel);
+      status = ReplyToStatus(amqp_get_rpc_reply(conn), "confirm.select");
+    }
+    if (channel == kPublishChannel) next_seq = 1;  // a new channel numbers its confirms anew
+    if (!status.ok()) broken = true;
+    return status;
   }
 
   // Acknowledges a broker-initiated channel close and opens the channel again. Returns the
@@ -126,14 +155,7 @@ struct AmqpConnection::State {
     pending[channel].active = false;
     // The broker requeued the closed channel's unacknowledged deliveries.
     if (channel == kConsumeChannel) ack_upto = 0;
-    amqp_channel_open(conn, channel);
-    absl::Status status = ReplyToStatus(amqp_get_rpc_reply(conn), "channel.open");
-    if (status.ok() && channel == kPublishChannel && publisher_confirms) {
-      amqp_confirm_select(conn, channel);
-      status = ReplyToStatus(amqp_get_rpc_reply(conn), "confirm.select");
-    }
-    if (!status.ok()) broken = true;
-    return status;
+    return OpenChannel(channel);
   }
 
   // After a synchronous method failed: reopen the channel when the broker only closed the
@@ -142,8 +164,7 @@ struct AmqpConnection::State {
                                absl::Status status) {
     if (reply.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
         reply.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
-      absl::Status reopened = ReopenChannel(channel);
-      if (!reopened.ok()) return reopened;
+      CELLGW_RETURN_IF_ERROR(ReopenChannel(channel));
       return status;
     }
     broken = true;
@@ -151,17 +172,168 @@ struct AmqpConnection::State {
     return status;
   }
 
-  bool publisher_confirms = true;
-  uint64_t next_seq = 1;
-  // The newest delivery on the consuming channel not acknowledged yet (0: none). Replies are
-  // acknowledged once received, not consumed with no_ack: a reply the broker hands to a
-  // connection that is already dead on our side (kept alive at the broker by a partition)
-  // then goes back to the queue when the broker drops that connection, instead of being lost.
-  uint64_t ack_upto = 0;
+  // The outcome of the synchronous method just sent on `channel`; `what` names it.
+  absl::Status RpcOutcome(amqp_channel_t channel, absl::string_view what) {
+    const amqp_rpc_reply_t reply = amqp_get_rpc_reply(conn);
+    absl::Status status = ReplyToStatus(reply, what);
+    if (status.ok()) return status;
+    return AfterRpcFailure(reply, channel, std::move(status));
+  }
+
+  bool HasBufferedInput() const {
+    return amqp_frames_enqueued(conn) || amqp_data_in_buffer(conn);
+  }
+
+  // ReadAvailable's steps, one frame at a time.
+  absl::Status OnFrame(const amqp_frame_t& frame, AmqpTransport::Handler& handler,
+                       uint64_t max_body_bytes) {
+    if (frame.channel > kDeclareChannel) return absl::OkStatus();
+    switch (frame.frame_type) {
+      case AMQP_FRAME_METHOD:
+        return OnMethod(frame.channel, frame.payload.method, handler);
+      case AMQP_FRAME_HEADER:
+        OnHeader(frame.channel, frame.payload.properties.body_size,
+                 static_cast<const amqp_basic_properties_t*>(frame.payload.properties.decoded),
+                 handler, max_body_bytes);
+        return absl::OkStatus();
+      case AMQP_FRAME_BODY:
+        OnBody(frame.channel, frame.payload.body_fragment, handler);
+        return absl::OkStatus();
+      default:
+        return absl::OkStatus();  // heartbeats are handled inside rabbitmq-c
+    }
+  }
+
+  absl::Status OnMethod(amqp_channel_t channel, const amqp_method_t& method,
+                        AmqpTransport::Handler& handler) {
+    void* decoded = method.decoded;
+    switch (method.id) {
+      case AMQP_BASIC_DELIVER_METHOD: {
+        const auto* m = static_cast<const amqp_basic_deliver_t*>(decoded);
+        InboundMessage& message = StartContent(channel, InboundMessage::Kind::kDelivery);
+        message.delivery_tag = m->delivery_tag;
+        message.exchange = ToString(m->exchange);
+        message.routing_key = ToString(m->routing_key);
+        return absl::OkStatus();
+      }
+      case AMQP_BASIC_RETURN_METHOD: {
+        const auto* m = static_cast<const amqp_basic_return_t*>(decoded);
+        InboundMessage& message = StartContent(channel, InboundMessage::Kind::kReturn);
+        message.reply_code = m->reply_code;
+        message.reply_text = ToString(m->reply_text);
+        message.exchange = ToString(m->exchange);
+        message.routing_key = ToString(m->routing_key);
+        return absl::OkStatus();
+      }
+      case AMQP_BASIC_ACK_METHOD: {
+        const auto* m = static_cast<const amqp_basic_ack_t*>(decoded);
+        handler.OnConfirm(m->delivery_tag, m->multiple, /*ack=*/true);
+        return absl::OkStatus();
+      }
+      case AMQP_BASIC_NACK_METHOD: {
+        const auto* m = static_cast<const amqp_basic_nack_t*>(decoded);
+        handler.OnConfirm(m->delivery_tag, m->multiple, /*ack=*/false);
+        return absl::OkStatus();
+      }
+      case AMQP_BASIC_CANCEL_METHOD:
+        handler.OnConsumerCancelled();
+        return absl::OkStatus();
+      case AMQP_CHANNEL_CLOSE_METHOD:
+        return OnChannelClose(channel, *static_cast<const amqp_channel_close_t*>(decoded),
+                              handler);
+      case AMQP_CONNECTION_CLOSE_METHOD: {
+        const auto* m = static_cast<const amqp_connection_close_t*>(decoded);
+        amqp_connection_close_ok_t ok{};
+        amqp_send_method(conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+        broken = true;
+        return absl::UnavailableError(absl::StrCat("broker ", description,
+                                                   " closed the connection: ",
+                                                   ToString(m->reply_text)));
+      }
+      default:
+        return absl::OkStatus();
+    }
+  }
+
+  // A channel closed by the broker outside a synchronous method: reopen it and say what it
+  // cost. Only the publishing channel can get here in practice (a publish to an exchange
+  // that vanished); the consuming channel's close ends its consumer.
+  absl::Status OnChannelClose(amqp_channel_t channel, const amqp_channel_close_t& close,
+                              AmqpTransport::Handler& handler) {
+    const absl::Status why = absl::UnavailableError(absl::StrCat(
+        "broker closed channel: ", close.reply_code, " ", ToString(close.reply_text)));
+    CELLGW_RETURN_IF_ERROR(ReopenChannel(channel));
+    if (channel == kPublishChannel) {
+      handler.OnPublishChannelReset(why);
+    } else if (channel == kConsumeChannel) {
+      handler.OnConsumerCancelled();
+    }
+    return absl::OkStatus();
+  }
+
+  InboundMessage& StartContent(amqp_channel_t channel, InboundMessage::Kind kind) {
+    Pending& content = pending[channel];
+    content = Pending();
+    content.active = true;
+    content.message.kind = kind;
+    return content.message;
+  }
+
+  void OnHeader(amqp_channel_t channel, uint64_t body_size,
+                const amqp_basic_properties_t* props, AmqpTransport::Handler& handler,
+                uint64_t max_body_bytes) {
+    Pending& content = pending[channel];
+    if (!content.active) return;
+    InboundMessage& message = content.message;
+    message.body_size = body_size;
+    if (props != nullptr && (props->_flags & AMQP_BASIC_CONTENT_TYPE_FLAG)) {
+      message.content_type = ToString(props->content_type);
+    }
+    if (message.body_size > max_body_bytes) {
+      message.oversized = true;
+    } else {
+      message.body.reserve(message.body_size);
+    }
+    if (message.body_size == 0) FinishContent(channel, handler);
+  }
+
+  void OnBody(amqp_channel_t channel, amqp_bytes_t fragment, AmqpTransport::Handler& handler) {
+    Pending& content = pending[channel];
+    if (!content.active) return;
+    content.received += fragment.len;
+    if (!content.message.oversized) {
+      content.message.body.append(static_cast<const char*>(fragment.bytes), fragment.len);
+    }
+    if (content.received >= content.message.body_size) FinishContent(channel, handler);
+  }
+
+  void FinishContent(amqp_channel_t channel, AmqpTransport::Handler& handler) {
+    Pending& content = pending[channel];
+    content.active = false;
+    if (channel == kConsumeChannel) ack_upto = content.message.delivery_tag;
+    handler.OnMessage(std::move(content.message));
+  }
+
+  // One acknowledgement for everything received in this pass.
+  absl::Status AckReceived() {
+    if (ack_upto == 0) return absl::OkStatus();
+    const int rc = amqp_basic_ack(conn, kConsumeChannel, ack_upto, /*multiple=*/1);
+    ack_upto = 0;
+    if (rc != AMQP_STATUS_OK) return Lost(rc);
+    return absl::OkStatus();
+  }
 };
 
 AmqpConnection::AmqpConnection(std::unique_ptr<State> state) : state_(std::move(state)) {}
 AmqpConnection::~AmqpConnection() = default;
+
+AmqpConnector AmqpConnection::Connector() {
+  return [](const AmqpEndpoint& endpoint) -> absl::StatusOr<std::unique_ptr<AmqpTransport>> {
+    absl::StatusOr<std::unique_ptr<AmqpConnection>> conn = Open(endpoint);
+    if (!conn.ok()) return conn.status();
+    return std::unique_ptr<AmqpTransport>(*std::move(conn));
+  };
+}
 
 absl::StatusOr<std::unique_ptr<AmqpConnection>> AmqpConnection::Open(
     const AmqpEndpoint& endpoint) {
@@ -225,39 +397,21 @@ absl::StatusOr<std::unique_ptr<AmqpConnection>> AmqpConnection::Open(
                                                " vhost '", endpoint.virtual_host, "' as '",
                                                endpoint.username, "': ", status.message()));
   }
-  for (amqp_channel_t channel : {kConsumeChannel, kPublishChannel}) {
-    amqp_channel_open(state->conn, channel);
-    absl::Status status = ReplyToStatus(amqp_get_rpc_reply(state->conn), "channel.open");
-    if (!status.ok()) {
-      state->broken = true;
-      return absl::UnavailableError(status.message());
-    }
-  }
   state->publisher_confirms = endpoint.publisher_confirms;
-  if (state->publisher_confirms) {
-    amqp_confirm_select(state->conn, kPublishChannel);
-    absl::Status status = ReplyToStatus(amqp_get_rpc_reply(state->conn), "confirm.select");
-    if (!status.ok()) {
-      state->broken = true;
-      return absl::UnavailableError(status.message());
-    }
+  for (amqp_channel_t channel : kChannels) {
+    absl::Status status = state->OpenChannel(channel);
+    if (!status.ok()) return absl::UnavailableError(status.message());
   }
   return std::unique_ptr<AmqpConnection>(new AmqpConnection(std::move(state)));
 }
 
-absl::Status AmqpConnection::DeclareExchange(const ExchangeSpec& spec) {
+absl::Status AmqpConnection::DeclareExchange(const ExchangeSpec& spec, bool passive) {
   if (state_->broken) return absl::UnavailableError("connection lost");
-  amqp_exchange_declare(state_->conn, kPublishChannel, Bytes(spec.name), Bytes(spec.type),
-                        /*passive=*/0, spec.durable, spec.auto_delete, /*internal=*/0,
+  amqp_exchange_declare(state_->conn, kDeclareChannel, Bytes(spec.name), Bytes(spec.type),
+                        passive, spec.durable, spec.auto_delete, /*internal=*/0,
                         amqp_empty_table);
-  const amqp_rpc_reply_t reply = amqp_get_rpc_reply(state_->conn);
-  absl::Status status =
-      ReplyToStatus(reply, absl::StrCat("declaring exchange '", spec.name, "'"));
-  if (status.ok()) return status;
-  status = state_->AfterRpcFailure(reply, kPublishChannel, std::move(status));
-  // The reopened channel restarts its confirm numbering; unconfirmed publishes are void.
-  state_->next_seq = 1;
-  return status;
+  return state_->RpcOutcome(kDeclareChannel,
+                            absl::StrCat("declaring exchange '", spec.name, "'"));
 }
 
 absl::Status AmqpConnection::DeclareQueue(const QueueSpec& spec, bool passive) {
@@ -273,20 +427,14 @@ absl::Status AmqpConnection::DeclareQueue(const QueueSpec& spec, bool passive) {
   }
   amqp_queue_declare(state_->conn, kConsumeChannel, Bytes(spec.name), passive, spec.durable,
                      spec.exclusive, spec.auto_delete, arguments);
-  const amqp_rpc_reply_t reply = amqp_get_rpc_reply(state_->conn);
-  absl::Status status = ReplyToStatus(reply, absl::StrCat("declaring queue '", spec.name, "'"));
-  if (status.ok()) return status;
-  return state_->AfterRpcFailure(reply, kConsumeChannel, std::move(status));
+  return state_->RpcOutcome(kConsumeChannel, absl::StrCat("declaring queue '", spec.name, "'"));
 }
 
 absl::Status AmqpConnection::Consume(absl::string_view queue) {
   if (state_->broken) return absl::UnavailableError("connection lost");
   amqp_basic_consume(state_->conn, kConsumeChannel, Bytes(queue), amqp_empty_bytes,
                      /*no_local=*/0, /*no_ack=*/0, /*exclusive=*/0, amqp_empty_table);
-  const amqp_rpc_reply_t reply = amqp_get_rpc_reply(state_->conn);
-  absl::Status status = ReplyToStatus(reply, absl::StrCat("consuming '", queue, "'"));
-  if (status.ok()) return status;
-  return state_->AfterRpcFailure(reply, kConsumeChannel, std::move(status));
+  return state_->RpcOutcome(kConsumeChannel, absl::StrCat("consuming '", queue, "'"));
 }
 
 absl::StatusOr<uint64_t> AmqpConnection::Publish(const PublishSpec& spec) {
@@ -317,131 +465,27 @@ absl::StatusOr<uint64_t> AmqpConnection::Publish(const PublishSpec& spec) {
 
 absl::Status AmqpConnection::ReadAvailable(Handler& handler, uint64_t max_body_bytes) {
   if (state_->broken) return absl::UnavailableError("connection lost");
-  amqp_connection_state_t conn = state_->conn;
   const timeval no_wait{0, 0};
   for (;;) {
     amqp_frame_t frame;
-    const int rc = amqp_simple_wait_frame_noblock(conn, &frame, &no_wait);
+    const int rc = amqp_simple_wait_frame_noblock(state_->conn, &frame, &no_wait);
     if (rc == AMQP_STATUS_TIMEOUT) break;
-    if (rc != AMQP_STATUS_OK) {
-      state_->broken = true;
-      return absl::UnavailableError(absl::StrCat("connection to ", state_->description,
-                                                 " lost: ", amqp_error_string2(rc)));
-    }
-    if (frame.channel > 2) continue;
-    State::Pending& pending = state_->pending[frame.channel];
-    switch (frame.frame_type) {
-      case AMQP_FRAME_METHOD: {
-        const amqp_method_number_t id = frame.payload.method.id;
-        void* decoded = frame.payload.method.decoded;
-        if (id == AMQP_BASIC_DELIVER_METHOD) {
-          const auto* m = static_cast<const amqp_basic_deliver_t*>(decoded);
-          pending = State::Pending();
-          pending.active = true;
-          pending.message.kind = InboundMessage::Kind::kDelivery;
-          pending.message.delivery_tag = m->delivery_tag;
-          pending.message.exchange = ToString(m->exchange);
-          pending.message.routing_key = ToString(m->routing_key);
-        } else if (id == AMQP_BASIC_RETURN_METHOD) {
-          const auto* m = static_cast<const amqp_basic_return_t*>(decoded);
-          pending = State::Pending();
-          pending.active = true;
-          pending.message.kind = InboundMessage::Kind::kReturn;
-          pending.message.reply_code = m->reply_code;
-          pending.message.reply_text = ToString(m->reply_text);
-          pending.message.exchange = ToString(m->exchange);
-          pending.message.routing_key = ToString(m->routing_key);
-        } else if (id == AMQP_BASIC_ACK_METHOD) {
-          const auto* m = static_cast<const amqp_basic_ack_t*>(decoded);
-          handler.OnConfirm(m->delivery_tag, m->multiple, /*ack=*/true);
-        } else if (id == AMQP_BASIC_NACK_METHOD) {
-          const auto* m = static_cast<const amqp_basic_nack_t*>(decoded);
-          handler.OnConfirm(m->delivery_tag, m->multiple, /*ack=*/false);
-        } else if (id == AMQP_BASIC_CANCEL_METHOD) {
-          handler.OnConsumerCancelled();
-        } else if (id == AMQP_CHANNEL_CLOSE_METHOD) {
-          const auto* m = static_cast<const amqp_channel_close_t*>(decoded);
-          const absl::Status why = absl::UnavailableError(absl::StrCat(
-              "broker closed channel: ", m->reply_code, " ", ToString(m->reply_text)));
-          absl::Status reopened = state_->ReopenChannel(frame.channel);
-          if (!reopened.ok()) return reopened;
-          if (frame.channel == kPublishChannel) {
-            state_->next_seq = 1;
-            handler.OnPublishChannelReset(why);
-          } else {
-            handler.OnConsumerCancelled();
-          }
-        } else if (id == AMQP_CONNECTION_CLOSE_METHOD) {
-          const auto* m = static_cast<const amqp_connection_close_t*>(decoded);
-          const std::string text = ToString(m->reply_text);
-          amqp_connection_close_ok_t ok{};
-          amqp_send_method(conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
-          state_->broken = true;
-          return absl::UnavailableError(absl::StrCat("broker ", state_->description,
-                                                     " closed the connection: ", text));
-        }
-        break;
-      }
-      case AMQP_FRAME_HEADER: {
-        if (!pending.active) break;
-        pending.message.body_size = frame.payload.properties.body_size;
-        const auto* props =
-            static_cast<const amqp_basic_properties_t*>(frame.payload.properties.decoded);
-        if (props != nullptr && (props->_flags & AMQP_BASIC_CONTENT_TYPE_FLAG)) {
-          pending.message.content_type = ToString(props->content_type);
-        }
-        if (pending.message.body_size > max_body_bytes) {
-          pending.message.oversized = true;
-        } else {
-          pending.message.body.reserve(pending.message.body_size);
-        }
-        if (pending.message.body_size == 0) {
-          pending.active = false;
-          if (frame.channel == kConsumeChannel) state_->ack_upto = pending.message.delivery_tag;
-          handler.OnMessage(std::move(pending.message));
-        }
-        break;
-      }
-      case AMQP_FRAME_BODY: {
-        if (!pending.active) break;
-        const amqp_bytes_t fragment = frame.payload.body_fragment;
-        pending.received += fragment.len;
-        if (!pending.message.oversized) {
-          pending.message.body.append(static_cast<const char*>(fragment.bytes), fragment.len);
-        }
-        if (pending.received >= pending.message.body_size) {
-          pending.active = false;
-          if (frame.channel == kConsumeChannel) state_->ack_upto = pending.message.delivery_tag;
-          handler.OnMessage(std::move(pending.message));
-        }
-        break;
-      }
-      default:
-        break;  // heartbeats are handled inside rabbitmq-c
-    }
+    if (rc != AMQP_STATUS_OK) return state_->Lost(rc);
+    CELLGW_RETURN_IF_ERROR(state_->OnFrame(frame, handler, max_body_bytes));
     if (state_->broken) return absl::UnavailableError("connection lost");
     // Everything read so far is dispatched: stop rather than ask the socket again, which
     // would cost a recv() failing with EAGAIN and a poll(0) on every wake-up. The caller
     // polls the socket next, and heartbeats were serviced by the call above.
-    if (!amqp_frames_enqueued(conn) && !amqp_data_in_buffer(conn)) break;
+    if (!state_->HasBufferedInput()) break;
   }
-  // One acknowledgement for everything received in this pass.
-  if (state_->ack_upto != 0) {
-    const int rc = amqp_basic_ack(conn, kConsumeChannel, state_->ack_upto, /*multiple=*/1);
-    state_->ack_upto = 0;
-    if (rc != AMQP_STATUS_OK) {
-      state_->broken = true;
-      return absl::UnavailableError(absl::StrCat("connection to ", state_->description,
-                                                 " lost: ", amqp_error_string2(rc)));
-    }
-  }
-  amqp_maybe_release_buffers(conn);
+  CELLGW_RETURN_IF_ERROR(state_->AckReceived());
+  amqp_maybe_release_buffers(state_->conn);
   return absl::OkStatus();
 }
 
 bool AmqpConnection::HasBufferedInput() const {
   if (state_->broken) return false;
-  return amqp_frames_enqueued(state_->conn) || amqp_data_in_buffer(state_->conn);
+  return state_->HasBufferedInput();
 }
 
 int AmqpConnection::fd() const {

@@ -13,6 +13,31 @@
 
 namespace cellgw::bridge {
 
+namespace {
+
+// Checks that apply to every kind of send: target names and the version cap.
+absl::Status CheckTarget(const Target& target, const CellOptions& options,
+                         const VersionCaps& caps, SendKind kind) {
+  CELLGW_RETURN_IF_ERROR(ValidateTarget(target, options.control_exchange, kind));
+  if (!target.version.empty()) {
+    absl::StatusOr<Version> version = ParseVersion(target.version);
+    if (!version.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("target.version: ", version.status().message()));
+    }
+  }
+  return caps.Check(target.topic, target.version);
+}
+
+std::string Describe(const Target& target, absl::string_view exchange, SendKind kind) {
+  if (kind == SendKind::kFanout) {
+    return absl::StrCat("fanout exchange '", exchange, "'");
+  }
+  return absl::StrCat("topic '", RoutingKey(target), "' on exchange '", exchange, "'");
+}
+
+}  // namespace
+
 struct RpcBridge::Cell {
   CellOptions options;
   VersionCaps caps;
@@ -54,45 +79,42 @@ struct RpcBridge::Cell {
     return connections[start].get();
   }
 
-  ExchangeSpec TopicExchange(const Target& target) const {
-    ExchangeSpec spec;
-    spec.name = bridge::TopicExchange(target, options.control_exchange);
-    spec.type = "topic";
-    // oslo: durable = amqp_durable_queues or rabbit_quorum_queue; auto_delete =
-    // amqp_auto_delete. Any other combination is refused by the broker with 406.
-    spec.durable = options.amqp_durable_queues || options.rabbit_quorum_queue;
-    spec.auto_delete = options.amqp_auto_delete;
-    return spec;
+  // Where a message of `kind` to `target` goes: its exchange (and what to do when that is
+  // missing), routing key, mandatory flag and description for errors.
+  void Address(const Target& target, SendKind kind, Outbound& out) const {
+    if (kind == SendKind::kFanout) {
+      // oslo's fanout exchange ignores Target.exchange: always <topic>_fanout, transient,
+      // auto-delete, published with an empty routing key. Only oslo's servers create it:
+      // while none of the topic runs, a fanout reaches nobody, as oslo's would.
+      out.exchange.name = FanoutExchange(target);
+      out.exchange.type = "fanout";
+      out.exchange.durable = false;
+      out.exchange.auto_delete = true;
+      out.if_missing = MissingExchange::kNobodyListens;
+    } else {
+      out.exchange.name = TopicExchange(target, options.control_exchange);
+      out.exchange.type = "topic";
+      // oslo: durable = amqp_durable_queues or rabbit_quorum_queue; auto_delete =
+      // amqp_auto_delete. Any other combination is refused by the broker with 406.
+      out.exchange.durable = options.amqp_durable_queues || options.rabbit_quorum_queue;
+      out.exchange.auto_delete = options.amqp_auto_delete;
+      // Callers name exchanges: only the cell's own is ever created (exchange_registry.h).
+      out.if_missing = out.exchange.name == options.control_exchange
+                           ? MissingExchange::kCreate
+                           : MissingExchange::kRefuse;
+      out.routing_key = RoutingKey(target);
+    }
+    out.destination = Describe(target, out.exchange.name, kind);
+    // A cast or call to a topic nobody consumes would vanish silently (or wait out its
+    // deadline); mandatory makes the broker say so. Fanout stays non-mandatory: an empty
+    // fanout (no server up yet) is normal in a cell.
+    out.mandatory = kind != SendKind::kFanout;
   }
 };
 
-namespace {
-
-// Checks that apply to every kind of send: target names and the version cap.
-absl::Status CheckTarget(const Target& target, const CellOptions& options,
-                         const VersionCaps& caps, SendKind kind) {
-  CELLGW_RETURN_IF_ERROR(ValidateTarget(target, options.control_exchange, kind));
-  if (!target.version.empty()) {
-    absl::StatusOr<Version> version = ParseVersion(target.version);
-    if (!version.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("target.version: ", version.status().message()));
-    }
-  }
-  return caps.Check(target.topic, target.version);
-}
-
-std::string Describe(const Target& target, absl::string_view exchange, SendKind kind) {
-  if (kind == SendKind::kFanout) {
-    return absl::StrCat("fanout exchange '", exchange, "'");
-  }
-  return absl::StrCat("topic '", RoutingKey(target), "' on exchange '", exchange, "'");
-}
-
-}  // namespace
-
 absl::StatusOr<std::unique_ptr<RpcBridge>> RpcBridge::Create(std::vector<CellOptions> cells,
-                                                             BridgeObserver* observer) {
+                                                             BridgeObserver* observer,
+                                                             ConnectionEnv env) {
   if (cells.empty()) return absl::InvalidArgumentError("cells: at least one cell is required");
   std::vector<std::unique_ptr<Cell>> built;
   for (CellOptions& options : cells) {
@@ -139,16 +161,18 @@ absl::StatusOr<std::unique_ptr<RpcBridge>> RpcBridge::Create(std::vector<CellOpt
       connection_options.tls.cert_file = options.ssl_cert_file;
       connection_options.tls.key_file = options.ssl_key_file;
       cell->connections.push_back(
-          std::make_unique<CellConnection>(std::move(connection_options), observer));
+          std::make_unique<CellConnection>(std::move(connection_options), observer, env));
     }
     cell->options = std::move(options);
     built.push_back(std::move(cell));
   }
-  return std::unique_ptr<RpcBridge>(new RpcBridge(std::move(built), observer));
+  Clock* clock = env.clock != nullptr ? env.clock : &Clock::Real();
+  return std::unique_ptr<RpcBridge>(new RpcBridge(std::move(built), observer, clock));
 }
 
-RpcBridge::RpcBridge(std::vector<std::unique_ptr<Cell>> cells, BridgeObserver* observer)
-    : cells_(std::move(cells)), observer_(observer) {}
+RpcBridge::RpcBridge(std::vector<std::unique_ptr<Cell>> cells, BridgeObserver* observer,
+                     Clock* clock)
+    : cells_(std::move(cells)), observer_(observer), clock_(clock) {}
 
 RpcBridge::~RpcBridge() { Stop(); }
 
@@ -198,107 +222,26 @@ void RpcBridge::Fanout(const RpcRequest& request, SendCallback done) {
 }
 
 void RpcBridge::Send(const RpcRequest& request, SendKind kind, SendCallback done) {
-  absl::StatusOr<Cell*> routed = Route(request);
-  if (!routed.ok()) return done(routed.status());
-  Cell& cell = **routed;
-  if (absl::Status status = CheckTarget(request.target, cell.options, cell.caps, kind);
-      !status.ok()) {
-    return done(status);
-  }
-  std::string unique_id = NewUuidHex();
-  RequestMessage message;
-  message.method = request.method;
-  message.args_json = request.args_json;
-  message.context_json = request.context_json;
-  message.namespace_ = request.target.namespace_;
-  message.version = request.target.version;
-  message.unique_id = unique_id;
-  absl::StatusOr<std::string> body = EncodeRequest(message);
-  if (!body.ok()) return done(body.status());
-  if (absl::Status size = cell.CheckSize(*body); !size.ok()) return done(size);
-  if (!cell.Admit()) return done(cell.Overloaded());
-
-  Outbound out;
-  if (kind == SendKind::kFanout) {
-    // oslo's fanout exchange ignores Target.exchange: always <topic>_fanout, transient,
-    // auto-delete, published with an empty routing key.
-    out.exchange.name = FanoutExchange(request.target);
-    out.exchange.type = "fanout";
-    out.exchange.durable = false;
-    out.exchange.auto_delete = true;
-  } else {
-    out.exchange = cell.TopicExchange(request.target);
-    out.routing_key = RoutingKey(request.target);
-  }
-  out.destination = Describe(request.target, out.exchange.name, kind);
-  out.body = *std::move(body);
-  // A cast to a topic nobody consumes would vanish silently; mandatory makes the broker say
-  // so. Fanout stays non-mandatory: an empty fanout (no server up yet) is normal in a cell.
-  out.mandatory = kind == SendKind::kCast;
-  out.unique_id = unique_id;
-  out.on_confirmed = [&cell, done = std::move(done), unique_id](absl::Status status) {
+  absl::StatusOr<Prepared> prepared = Prepare(request, kind, CallOptions());
+  if (!prepared.ok()) return done(prepared.status());
+  Cell& cell = *prepared->cell;
+  Outbound& out = prepared->message;
+  out.on_confirmed = [&cell, done = std::move(done), unique_id = out.unique_id](
+                         absl::Status status) {
     cell.Release();
     if (!status.ok()) return done(status);
     done(SendResult{unique_id});
   };
-  cell.Pick()->Submit(std::move(out));
+  prepared->connection->Submit(std::move(out));
 }
 
 void RpcBridge::Call(const RpcRequest& request, const CallOptions& options, CallCallback done) {
-  absl::StatusOr<Cell*> routed = Route(request);
-  if (!routed.ok()) return done(routed.status());
-  Cell& cell = **routed;
-  if (absl::Status status = CheckTarget(request.target, cell.options, cell.caps, SendKind::kCall);
-      !status.ok()) {
-    return done(status);
-  }
-  const absl::Time now = absl::Now();
-  const absl::Duration timeout = options.timeout > absl::ZeroDuration()
-                                     ? options.timeout
-                                     : cell.options.rpc_response_timeout;
-  const absl::Time deadline = std::min(options.deadline, now + timeout);
-  if (deadline <= now) {
-    return done(absl::DeadlineExceededError("the call's deadline had passed before it was sent"));
-  }
-  CellConnection* connection = cell.Pick();
-  std::string msg_id = NewUuidHex();
-  std::string unique_id = NewUuidHex();
-  RequestMessage message;
-  message.method = request.method;
-  message.args_json = request.args_json;
-  message.context_json = request.context_json;
-  message.namespace_ = request.target.namespace_;
-  message.version = request.target.version;
-  message.msg_id = msg_id;
-  message.reply_q = connection->reply_queue();
-  if (options.call_monitor_timeout > absl::ZeroDuration()) {
-    message.call_monitor_timeout_s = absl::ToInt64Seconds(
-        absl::Ceil(options.call_monitor_timeout, absl::Seconds(1)));
-  }
-  message.unique_id = unique_id;
-  absl::StatusOr<std::string> body = EncodeRequest(message);
-  if (!body.ok()) return done(body.status());
-  if (absl::Status size = cell.CheckSize(*body); !size.ok()) return done(size);
-  if (!cell.Admit()) return done(cell.Overloaded());
-
-  Outbound out;
-  out.exchange = cell.TopicExchange(request.target);
-  out.routing_key = RoutingKey(request.target);
-  out.destination = Describe(request.target, out.exchange.name, SendKind::kCall);
-  out.body = *std::move(body);
-  out.mandatory = true;
-  // As oslo: the request's AMQP TTL is the call timeout, so a request no server takes in
-  // time is dropped by the broker instead of running after its caller gave up.
-  out.expiration = absl::StrCat(
-      std::max<int64_t>(1, absl::ToInt64Milliseconds(absl::Ceil(deadline - now,
-                                                                absl::Milliseconds(1)))));
-  out.unique_id = std::move(unique_id);
-  out.msg_id = msg_id;
-  out.deadline = deadline;
-  if (message.call_monitor_timeout_s.has_value()) {
-    out.monitor = absl::Seconds(*message.call_monitor_timeout_s);
-  }
-  out.on_reply = [&cell, done = std::move(done), msg_id](absl::StatusOr<Reply> reply) {
+  absl::StatusOr<Prepared> prepared = Prepare(request, SendKind::kCall, options);
+  if (!prepared.ok()) return done(prepared.status());
+  Cell& cell = *prepared->cell;
+  Outbound& out = prepared->message;
+  out.on_reply = [&cell, done = std::move(done), msg_id = out.msg_id](
+                     absl::StatusOr<Reply> reply) {
     cell.Release();
     if (!reply.ok()) return done(reply.status());
     CallResult result;
@@ -307,7 +250,55 @@ void RpcBridge::Call(const RpcRequest& request, const CallOptions& options, Call
     result.failure = std::move(reply->failure);
     done(std::move(result));
   };
-  connection->Submit(std::move(out));
+  prepared->connection->Submit(std::move(out));
+}
+
+absl::StatusOr<RpcBridge::Prepared> RpcBridge::Prepare(const RpcRequest& request,
+                                                       SendKind kind,
+                                                       const CallOptions& call) const {
+  CELLGW_ASSIGN_OR_RETURN(Cell* cell, Route(request));
+  CELLGW_RETURN_IF_ERROR(CheckTarget(request.target, cell->options, cell->caps, kind));
+  Prepared prepared;
+  prepared.cell = cell;
+  prepared.connection = cell->Pick();
+  Outbound& out = prepared.message;
+  out.unique_id = NewUuidHex();
+  RequestMessage message;
+  message.method = request.method;
+  message.args_json = request.args_json;
+  message.context_json = request.context_json;
+  message.namespace_ = request.target.namespace_;
+  message.version = request.target.version;
+  message.unique_id = out.unique_id;
+  if (kind == SendKind::kCall) {
+    const absl::Time now = clock_->Now();
+    const absl::Duration timeout = call.timeout > absl::ZeroDuration()
+                                       ? call.timeout
+                                       : cell->options.rpc_response_timeout;
+    out.deadline = std::min(call.deadline, now + timeout);
+    if (out.deadline <= now) {
+      return absl::DeadlineExceededError("the call's deadline had passed before it was sent");
+    }
+    // As oslo: the request's AMQP TTL is the call timeout, so a request no server takes in
+    // time is dropped by the broker instead of running after its caller gave up.
+    out.expiration = absl::StrCat(std::max<int64_t>(
+        1, absl::ToInt64Milliseconds(absl::Ceil(out.deadline - now, absl::Milliseconds(1)))));
+    out.msg_id = NewUuidHex();
+    message.msg_id = out.msg_id;
+    message.reply_q = prepared.connection->reply_queue();
+    if (call.call_monitor_timeout > absl::ZeroDuration()) {
+      message.call_monitor_timeout_s = absl::ToInt64Seconds(
+          absl::Ceil(call.call_monitor_timeout, absl::Seconds(1)));
+      out.monitor = absl::Seconds(*message.call_monitor_timeout_s);
+    }
+  }
+  // The one encoding of this request: what is sent, and what the broker may return.
+  CELLGW_ASSIGN_OR_RETURN(out.body, EncodeRequest(message));
+  CELLGW_RETURN_IF_ERROR(cell->CheckSize(out.body));
+  cell->Address(request.target, kind, out);
+  // Last: every refusal above leaves the cell's slots alone.
+  if (!cell->Admit()) return cell->Overloaded();
+  return prepared;
 }
 
 std::vector<CellStatus> RpcBridge::ListCells() const {

@@ -12,14 +12,19 @@
 // Status codes passed to `done`:
 //   INVALID_ARGUMENT     a field is malformed; the message names it (target.topic, args_json, ...)
 //   NOT_FOUND            target.cell names no configured cell
-//   FAILED_PRECONDITION  the version is over the topic's cap (nothing sent), or the broker
-//                        refused the exchange declare (cell flags disagree with the services)
+//   FAILED_PRECONDITION  the version is over the topic's cap (nothing sent); or the exchange
+//                        cannot take the message (nothing sent, nothing else disturbed): the
+//                        broker refused it (the control exchange's flags disagree with the
+//                        services, another type, a reserved or internal exchange), or a
+//                        target.exchange other than the control exchange does not exist
 //   UNAVAILABLE          no broker connection, no queue bound for the topic (the broker returned
 //                        the message), a nack, the connection lost before the confirm, or shutdown
 //   DEADLINE_EXCEEDED    no reply by the deadline (calls)
 //   RESOURCE_EXHAUSTED   the cell already has max_in_flight requests in flight, or the encoded
 //                        message exceeds max_message_bytes (nothing sent)
 // A remote exception is not an error here: Call succeeds with CallResult::failure set.
+// A fanout whose `<topic>_fanout` exchange does not exist (no server of the topic runs) reaches
+// nobody and succeeds without being published.
 #ifndef CELLGW_BRIDGE_RPC_BRIDGE_H_
 #define CELLGW_BRIDGE_RPC_BRIDGE_H_
 
@@ -35,10 +40,15 @@
 #include "absl/time/time.h"
 #include "bridge/bridge_observer.h"
 #include "bridge/cell_options.h"
+#include "bridge/clock.h"
+#include "bridge/connection_env.h"
+#include "bridge/outbound.h"
 #include "bridge/remote_failure.h"
 #include "bridge/target.h"
 
 namespace cellgw::bridge {
+
+class CellConnection;
 
 struct RpcRequest {
   // "" routes to the only cell when exactly one is configured.
@@ -81,9 +91,12 @@ class RpcBridge {
   using CallCallback = std::function<void(absl::StatusOr<CallResult>)>;
 
   // Checks every cell's options (transport URL, caps) without connecting. INVALID_ARGUMENT
-  // naming the cell and field. `observer` may be null and must outlive the bridge.
+  // naming the cell and field. `observer` may be null and must outlive the bridge. `env`
+  // replaces the broker connector, clock and random numbers (tests); its clock and random
+  // source, when set, must outlive the bridge.
   static absl::StatusOr<std::unique_ptr<RpcBridge>> Create(std::vector<CellOptions> cells,
-                                                           BridgeObserver* observer);
+                                                           BridgeObserver* observer,
+                                                           ConnectionEnv env = {});
   ~RpcBridge();  // Stop()
 
   // Starts every connection's loop; they connect in the background.
@@ -103,13 +116,26 @@ class RpcBridge {
 
  private:
   struct Cell;
-  RpcBridge(std::vector<std::unique_ptr<Cell>> cells, BridgeObserver* observer);
+  // A request ready for its connection: the message (callbacks not set yet) and where it goes.
+  struct Prepared {
+    Cell* cell = nullptr;
+    CellConnection* connection = nullptr;
+    Outbound message;
+  };
+  RpcBridge(std::vector<std::unique_ptr<Cell>> cells, BridgeObserver* observer, Clock* clock);
   // The cell a request routes to; NOT_FOUND / INVALID_ARGUMENT naming target.cell.
   absl::StatusOr<Cell*> Route(const RpcRequest& request) const;
+  // What every kind of request goes through before a connection takes it: route, check the
+  // target, pick the connection, encode the message once, check its size, take one of the
+  // cell's in-flight slots (last, so a refusal costs none). `call` matters for kCall only.
+  // Fails with the codes listed above, before anything is sent.
+  absl::StatusOr<Prepared> Prepare(const RpcRequest& request, SendKind kind,
+                                   const CallOptions& call) const;
   void Send(const RpcRequest& request, SendKind kind, SendCallback done);
 
   std::vector<std::unique_ptr<Cell>> cells_;
   BridgeObserver* observer_;
+  Clock* clock_;
 };
 
 }  // namespace cellgw::bridge

@@ -5,6 +5,7 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <string>
@@ -15,6 +16,27 @@
 #include "gateway/security/server_credentials.h"
 
 namespace cellgw::gateway {
+
+namespace {
+
+// The HTTP front's limits, from the cells': a body may be as large as the largest message a
+// cell accepts, and a request without timeout_ms may wait as long as the slowest cell's
+// default call timeout, plus the margin that lets the service's own timeout end it first.
+http::HttpFront::Options HttpFrontOptions(const GatewayConfig& config) {
+  http::HttpFront::Options options;
+  options.listen = config.http_listen;
+  options.max_body_bytes = 0;
+  absl::Duration longest = absl::ZeroDuration();
+  for (const auto& cell : config.cells) {
+    options.max_body_bytes =
+        std::max<size_t>(options.max_body_bytes, static_cast<size_t>(cell.max_message_bytes));
+    longest = std::max(longest, cell.rpc_response_timeout);
+  }
+  options.default_deadline = longest + http::kDeadlineMargin;
+  return options;
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(const GatewayConfig& config) {
   return Start(config, config.security);
@@ -60,9 +82,24 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   }
   server->health_->Attach(server->server_->GetHealthCheckService(), server->bridge_.get());
   server->bridge_->Start();
+  if (!config.http_listen.empty()) {
+    // ParseConfig refuses this pair; a caller passing its own SecurityConfig must not get
+    // plain HTTP beside TLS either.
+    if (security.tls.has_value()) {
+      return absl::InvalidArgumentError(
+          "http_listen: the HTTP/JSON API serves plain HTTP only and cannot run beside "
+          "security.tls");
+    }
+    absl::StatusOr<std::unique_ptr<http::HttpFront>> front =
+        http::HttpFront::Start(HttpFrontOptions(config), server->InProcessChannel(),
+                               server->metrics_.get());
+    if (!front.ok()) return front.status();
+    server->http_ = *std::move(front);
+  }
   Log(LogLevel::kInfo, "cellgw serving",
       {{"listen", config.listen}, {"port", server->port_},
        {"metrics_port", server->metrics_port()},
+       {"http_port", server->http_port()},
        {"transport_security", DescribeTransportSecurity(security)},
        {"authentication", security.authenticates() ? "on" : "off"},
        {"policy_grants", static_cast<int64_t>(security.policy.size())}});
@@ -80,6 +117,16 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
 GatewayServer::~GatewayServer() { Shutdown(absl::ZeroDuration()); }
 
 int GatewayServer::metrics_port() const { return metrics_ == nullptr ? 0 : metrics_->port(); }
+
+int GatewayServer::http_port() const { return http_ == nullptr ? 0 : http_->port(); }
+
+std::shared_ptr<grpc::Channel> GatewayServer::InProcessChannel() {
+  grpc::ChannelArguments args;
+  // The service enforces the request limits; a reply as large as a cell accepts must not be
+  // cut by the client side's default 4 MiB.
+  args.SetMaxReceiveMessageSize(-1);
+  return server_->InProcessChannel(args);
+}
 
 bool GatewayServer::WaitForCells(absl::Duration timeout) {
   return bridge_->WaitForConnections(timeout);
@@ -106,6 +153,10 @@ bool GatewayServer::Shutdown(absl::Duration grace) {
   // Subscribe stream.
   notifications_->Stop();
   bridge_->Stop();
+  // Every HTTP request still being served waits on an RPC the bridge has just ended, so
+  // this returns promptly; it must precede the server's shutdown, which would otherwise
+  // wait for those RPCs while their callers wait for it.
+  if (http_ != nullptr) http_->Stop();
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   server_->Wait();
   Log(LogLevel::kInfo, "stopped", {});

@@ -5,10 +5,14 @@
 // Security (gateway/config/security_config.h): the gRPC port serves plaintext, TLS or mutual TLS
 // as configured, and when callers are authenticated every RPC passes the Authorizer first.
 //
-// Shutdown order (Shutdown()): health goes NOT_SERVING and new RPCs are refused with
-// UNAVAILABLE; requests in flight get up to the grace period to finish; then Subscribe streams
-// end with UNAVAILABLE (what they had not acknowledged goes back to the queues), the gRPC
-// server stops, and last the bridges close their AMQP connections cleanly.
+// With http_listen, the HTTP/JSON front (gateway/http/http_front.h) serves the same API and
+// calls the gRPC service over an in-process channel, so HTTP requests are RPCs like any other.
+//
+// Shutdown order (Shutdown()): health goes NOT_SERVING and new RPCs (HTTP ones too) are
+// refused with UNAVAILABLE; requests in flight get up to the grace period to finish; the
+// bridges end what is left (Subscribe streams end with UNAVAILABLE, and what they had not
+// acknowledged goes back to the queues) and close their AMQP connections cleanly; the HTTP
+// front stops (its workers have no call left to wait for); then the gRPC server stops.
 #ifndef CELLGW_GATEWAY_GATEWAY_SERVER_H_
 #define CELLGW_GATEWAY_GATEWAY_SERVER_H_
 
@@ -23,6 +27,7 @@
 #include "gateway/security/authorizer.h"
 #include "gateway/rpc/cell_gateway_service.h"
 #include "gateway/config/config.h"
+#include "gateway/http/http_front.h"
 #include "gateway/observability/health_reporter.h"
 #include "gateway/observability/metrics.h"
 #include "gateway/config/security_config.h"
@@ -34,7 +39,7 @@ class GatewayServer {
   // Builds and starts everything; returns once the gRPC port is bound. Broker connections
   // are made in the background (a cell whose broker is down is reported NOT_SERVING and
   // retried). INVALID_ARGUMENT naming the config key when an address cannot be bound or a
-  // cell is invalid.
+  // cell is invalid, or when http_listen is set beside security.tls.
   static absl::StatusOr<std::unique_ptr<GatewayServer>> Start(const GatewayConfig& config);
   // The same, secured by `security` (TLS / mutual TLS on the gRPC port, authentication and
   // the policy). `security` as ParseSecurityConfig returned it, or disabled (the default
@@ -43,9 +48,11 @@ class GatewayServer {
                                                               const SecurityConfig& security);
   ~GatewayServer();  // Shutdown(zero grace) if still running
 
-  // The bound gRPC port (useful with listen port 0) and metrics port (0 when off).
+  // The bound gRPC port (useful with listen port 0), metrics port and HTTP/JSON port (0 when
+  // off).
   int port() const { return port_; }
   int metrics_port() const;
+  int http_port() const;
 
   // Waits until every cell's first connection attempt finished, or `timeout`. True when all
   // cells are connected.
@@ -61,6 +68,8 @@ class GatewayServer {
 
  private:
   GatewayServer() = default;
+  // A channel to this process's own gRPC server (for the HTTP front).
+  std::shared_ptr<grpc::Channel> InProcessChannel();
 
   std::unique_ptr<GatewayMetrics> metrics_;
   std::unique_ptr<HealthReporter> health_;
@@ -69,6 +78,7 @@ class GatewayServer {
   std::unique_ptr<Authorizer> authorizer_;  // null without authentication; outlives service_
   std::unique_ptr<CellGatewayService> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<http::HttpFront> http_;  // null without http_listen
   int port_ = 0;
   bool stopped_ = false;
 };

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Runs the whole cellgw test suite under a sanitizer and prints "N passed, N failed":
+# Runs the whole cellgw test suite under a sanitizer and prints "N passed, N failed, N skipped":
 #
 #   tests/sanitizers.sh asan   # AddressSanitizer + LeakSanitizer + UndefinedBehaviorSanitizer
 #   tests/sanitizers.sh tsan   # ThreadSanitizer
 #   tests/sanitizers.sh asan --test_tag_filters=-integration   # extra `bazel test` args
+#   tests/sanitizers.sh asan --targets //tests/common/...   # only the tests in a query
 #
 # The build uses the .bazelrc config of the same name in an output base of its own
 # ($CELLGW_SANITIZER_OUTPUT_BASE, default ~/.cache/bazel-<config>-<checkout hash>), so it neither thrashes nor
@@ -11,18 +12,28 @@
 # of the run that carries a sanitizer runtime (test binaries, and the cellgw/echo_server
 # binaries the tests start) writes its reports to one directory; they are printed at the end
 # and any report fails the run, even one from a child process of a test that passed.
+# The count is tests/count_results.py's: what the Build Event Protocol of this invocation
+# reports (a target that does not build is a failure; nothing of an earlier run is counted),
+# plus one failure when there are sanitizer reports.
 # Exit status 0 only if every test passed and there was no report.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 repo=$(pwd)
 
 config=${1:-}
 case "$config" in
   asan|tsan) shift ;;
   *)
-    echo "usage: tests/sanitizers.sh asan|tsan [extra bazel test args...]" >&2
+    echo "usage: tests/sanitizers.sh asan|tsan [--targets QUERY] [extra bazel test args...]" >&2
     exit 2
     ;;
+esac
+# Every test lives under tests/. (Not `//...`: to a server with another output base, the
+# workspace's bazel-* symlinks into the shared output base look like packages.)
+query='//tests/...'
+case "${1:-}" in
+  --targets) query=${2:?--targets needs a query}; shift 2 ;;
+  --targets=*) query=${1#--targets=}; shift ;;
 esac
 
 deploy/install-deps.sh || exit 1
@@ -32,16 +43,11 @@ output_base=${CELLGW_SANITIZER_OUTPUT_BASE:-$HOME/.cache/bazel-$config-$(pwd | m
 bazel_cmd=(bazel "--output_base=$output_base")
 start=$(date +%s)
 
-# Every test lives under tests/. (Not `//...`: to a server with another output base, the
-# workspace's bazel-* symlinks into the shared output base look like packages.)
-targets=$("${bazel_cmd[@]}" query 'tests(//tests/...)' 2>/dev/null) || {
-  echo "bazel query failed"
-  echo "0 passed, 1 failed"
-  exit 1
-}
-testlogs=$("${bazel_cmd[@]}" info --config="$config" bazel-testlogs 2>/dev/null) || {
-  echo "bazel info failed"
-  echo "0 passed, 1 failed"
+# //... (tests/run.sh's default) means the same here: every test is under tests/.
+if [ "$query" = '//...' ]; then query='//tests/...'; fi
+targets=$("${bazel_cmd[@]}" query "tests($query)" 2>/dev/null) || {
+  echo "bazel query '$query' failed"
+  echo "0 passed, 1 failed, 0 skipped"
   exit 1
 }
 
@@ -62,20 +68,14 @@ fi
 
 # --symlink_prefix=/ : do not repoint the workspace's bazel-bin/bazel-testlogs at this base.
 # --keep_going: a target that does not build is counted as failed; the others still run.
+bep=$(mktemp)
 "${bazel_cmd[@]}" test --config="$config" --symlink_prefix=/ --test_summary=terse --keep_going \
-  "${env_args[@]}" "$@" -- $targets
+  --build_event_json_file="$bep" "${env_args[@]}" "$@" -- $targets
 rc=$?
-
-# count_results.py reads ./bazel-testlogs: give it one that points at this output base.
-count_dir=$(mktemp -d)
-ln -s "$testlogs" "$count_dir/bazel-testlogs"
-counts=$(cd "$count_dir" && /usr/bin/python3 "$repo/tests/count_results.py" $targets)
-count_rc=$?
-rm -rf "$count_dir"
-if [ $rc -eq 0 ] && [ $count_rc -ne 0 ]; then rc=$count_rc; fi
 
 shopt -s nullglob
 report_files=("$reports"/report.*)
+extra=()
 if [ ${#report_files[@]} -gt 0 ]; then
   echo
   echo "=== ${#report_files[@]} sanitizer report file(s) in $reports ==="
@@ -85,11 +85,15 @@ if [ ${#report_files[@]} -gt 0 ]; then
   done
   echo "=== summary of the reports ==="
   grep -h "^SUMMARY:" "${report_files[@]}" | sort | uniq -c | sort -rn
-  [ $rc -eq 0 ] && rc=1
+  extra=(--extra-failure "${#report_files[@]} $config report file(s) in $reports")
 fi
 echo "$config: $(( $(date +%s) - start )) s, ${#report_files[@]} sanitizer report file(s)"
 # This base's Bazel server is not needed once the run is over.
 "${bazel_cmd[@]}" shutdown >/dev/null 2>&1
 # The count comes last, as tests/run.sh prints it.
-echo "$counts"
+/usr/bin/python3 "$repo/tests/count_results.py" stage --stage "$config" --bep "$bep" \
+  "${extra[@]}" $targets
+count_rc=$?
+rm -f "$bep"
+if [ $rc -eq 0 ]; then rc=$count_rc; fi
 exit $rc

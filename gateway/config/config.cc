@@ -351,8 +351,8 @@ absl::StatusOr<ConfigDraft> ParseRoot(const YAML::Node& root) {
   CELLGW_ASSIGN_OR_RETURN(
       auto entries,
       MapEntries(root, "", "settings",
-                 {"listen", "metrics_listen", "log_level", "shutdown_grace_period", "cells",
-                  "security"}));
+                 {"listen", "metrics_listen", "http_listen", "log_level",
+                  "shutdown_grace_period", "cells", "security"}));
 
   bool has_cells = false;
   for (const auto& [key, value] : entries) {
@@ -362,6 +362,9 @@ absl::StatusOr<ConfigDraft> ParseRoot(const YAML::Node& root) {
     } else if (key == "metrics_listen") {
       CELLGW_ASSIGN_OR_RETURN(config.metrics_listen, ReadString(value, key));
       CELLGW_RETURN_IF_ERROR(CheckMetricsListen(config.metrics_listen, key));
+    } else if (key == "http_listen") {
+      CELLGW_ASSIGN_OR_RETURN(config.http_listen, ReadString(value, key));
+      CELLGW_RETURN_IF_ERROR(CheckMetricsListen(config.http_listen, key));
     } else if (key == "log_level") {
       CELLGW_ASSIGN_OR_RETURN(config.log_level, ReadString(value, key));
       CELLGW_RETURN_IF_ERROR(CheckLogLevel(config.log_level, key));
@@ -418,6 +421,7 @@ absl::StatusOr<ConfigDraft> ParseYaml(absl::string_view yaml_text) {
 
 constexpr char kListenVariable[] = "CELLGW_LISTEN";
 constexpr char kMetricsListenVariable[] = "CELLGW_METRICS_LISTEN";
+constexpr char kHttpListenVariable[] = "CELLGW_HTTP_LISTEN";
 constexpr char kLogLevelVariable[] = "CELLGW_LOG_LEVEL";
 constexpr char kShutdownGracePeriodVariable[] = "CELLGW_SHUTDOWN_GRACE_PERIOD";
 constexpr absl::string_view kCellVariablePrefix = "CELLGW_CELL_";
@@ -433,6 +437,10 @@ absl::Status ApplyEnvironment(const Getenv& getenv, ConfigDraft& draft) {
   if (const char* value = getenv(kMetricsListenVariable); value != nullptr) {
     CELLGW_RETURN_IF_ERROR(CheckMetricsListen(value, kMetricsListenVariable));
     config.metrics_listen = value;
+  }
+  if (const char* value = getenv(kHttpListenVariable); value != nullptr) {
+    CELLGW_RETURN_IF_ERROR(CheckMetricsListen(value, kHttpListenVariable));
+    config.http_listen = value;
   }
   if (const char* value = getenv(kLogLevelVariable); value != nullptr) {
     CELLGW_RETURN_IF_ERROR(CheckLogLevel(value, kLogLevelVariable));
@@ -544,6 +552,15 @@ absl::StatusOr<bridge::CellOptions> ResolveCell(const CellDraft& draft,
 
 absl::StatusOr<GatewayConfig> Resolve(ConfigDraft draft, absl::string_view yaml_prefix) {
   GatewayConfig config = std::move(draft.config);
+  // Checked once the environment is applied: either side may come from it.
+  if (!config.http_listen.empty() && config.security.tls.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        yaml_prefix,
+        "http_listen: the HTTP/JSON API cannot serve TLS (Debian 12's libcivetweb cannot load "
+        "OpenSSL 3), and plain HTTP beside a TLS gRPC port would expose what security.tls "
+        "protects; leave http_listen out, or run it without security.tls on a trusted "
+        "network"));
+  }
   for (const CellDraft& cell : draft.cells) {
     CELLGW_ASSIGN_OR_RETURN(bridge::CellOptions options, ResolveCell(cell, yaml_prefix));
     config.cells.push_back(std::move(options));

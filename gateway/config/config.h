@@ -10,6 +10,11 @@
 //                                                      one), or unix:/path.
 //   metrics_listen         string   ""                 Prometheus /metrics address,
 //                                                      host:port; "" turns it off.
+//   http_listen            string   ""                 HTTP/JSON API address (gateway/http),
+//                                                      host:port; "" turns it off. Plain
+//                                                      HTTP only: refused together with
+//                                                      security.tls (see
+//                                                      gateway/http/http_front.h).
 //   log_level              string   "info"             debug | info | warning | error.
 //   shutdown_grace_period  number   30                 Seconds that in-flight calls get to
 //                                                      finish on shutdown; 0 to 86400,
@@ -79,6 +84,7 @@
 //
 //   CELLGW_LISTEN                          listen
 //   CELLGW_METRICS_LISTEN                  metrics_listen
+//   CELLGW_HTTP_LISTEN                     http_listen
 //   CELLGW_LOG_LEVEL                       log_level
 //   CELLGW_SHUTDOWN_GRACE_PERIOD           shutdown_grace_period (seconds)
 //   CELLGW_CELL_<NAME>_TRANSPORT_URL       the transport URL of the cell named <NAME>
@@ -117,6 +123,7 @@ namespace cellgw::gateway {
 struct GatewayConfig {
   std::string listen = "127.0.0.1:50051";  // gRPC listen address
   std::string metrics_listen;               // Prometheus /metrics address; "" = off
+  std::string http_listen;                  // HTTP/JSON API address; "" = off
   std::string log_level = "info";           // debug | info | warning | error
   absl::Duration shutdown_grace_period = absl::Seconds(30);
   std::vector<bridge::CellOptions> cells;   // at least one, names unique

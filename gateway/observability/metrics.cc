@@ -52,6 +52,9 @@ struct GatewayMetrics::Families {
   prometheus::Family<prometheus::Counter>* returned;
   prometheus::Family<prometheus::Counter>* dropped;
   prometheus::Family<prometheus::Gauge>* build_info;
+  prometheus::Family<prometheus::Counter>* http_requests;
+  prometheus::Family<prometheus::Histogram>* http_duration;
+  prometheus::Family<prometheus::Gauge>* http_in_flight;
   prometheus::Family<prometheus::Counter>* notifications_published;
   prometheus::Family<prometheus::Counter>* notifications_delivered;
   prometheus::Family<prometheus::Counter>* notifications_redelivered;
@@ -89,6 +92,37 @@ class GatewayMetrics::RequestSeries {
   prometheus::Family<prometheus::Counter>* const requests_;
   absl::Mutex mu_;
   std::vector<std::pair<std::string, prometheus::Counter*>> by_code_ ABSL_GUARDED_BY(mu_);
+
+ public:
+  prometheus::Gauge* const in_flight;
+  prometheus::Histogram* const duration;
+};
+
+class GatewayMetrics::HttpSeries {
+ public:
+  HttpSeries(Families& families, const std::string& route)
+      : route(route),
+        requests_(families.http_requests),
+        in_flight(&families.http_in_flight->Add({{"route", route}})),
+        duration(&families.http_duration->Add({{"route", route}}, DurationBuckets())) {}
+
+  // The requests_total series of an HTTP status, created on first use (the front answers
+  // with about a dozen statuses).
+  prometheus::Counter& Requests(int http_status) {
+    absl::MutexLock lock(&mu_);
+    prometheus::Counter*& counter = by_status_[http_status];
+    if (counter == nullptr) {
+      counter = &requests_->Add({{"route", route}, {"code", absl::StrCat(http_status)}});
+    }
+    return *counter;
+  }
+
+  const std::string route;
+
+ private:
+  prometheus::Family<prometheus::Counter>* const requests_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<int, prometheus::Counter*> by_status_ ABSL_GUARDED_BY(mu_);
 
  public:
   prometheus::Gauge* const in_flight;
@@ -168,6 +202,19 @@ GatewayMetrics::GatewayMetrics(const std::vector<std::string>& cells)
                                .Help("cellgw build information; always 1")
                                .Register(r);
   families_->build_info->Add({{"version", std::string(kCellgwVersion)}}).Set(1);
+  families_->http_requests =
+      &prometheus::BuildCounter()
+           .Name("cellgw_http_requests_total")
+           .Help("HTTP/JSON requests answered, by route and HTTP status code")
+           .Register(r);
+  families_->http_duration = &prometheus::BuildHistogram()
+                                  .Name("cellgw_http_request_duration_seconds")
+                                  .Help("Time from reading an HTTP request to having its answer")
+                                  .Register(r);
+  families_->http_in_flight = &prometheus::BuildGauge()
+                                   .Name("cellgw_http_requests_in_flight")
+                                   .Help("HTTP requests read and not yet answered")
+                                   .Register(r);
   families_->notifications_published =
       &prometheus::BuildCounter()
            .Name("cellgw_notifications_published_total")
@@ -296,6 +343,29 @@ void GatewayMetrics::RequestFinished(RequestSeries* series, absl::string_view co
                                      absl::Duration elapsed) {
   series->in_flight->Decrement();
   series->Requests(code).Increment();
+  series->duration->Observe(absl::ToDoubleSeconds(elapsed));
+}
+
+GatewayMetrics::HttpSeries* GatewayMetrics::HttpRequestStarted(absl::string_view route) {
+  HttpSeries* series = nullptr;
+  {
+    absl::MutexLock lock(&http_mu_);
+    for (const auto& known : http_routes_) {
+      if (known->route == route) series = known.get();
+    }
+    if (series == nullptr) {
+      http_routes_.push_back(std::make_unique<HttpSeries>(*families_, std::string(route)));
+      series = http_routes_.back().get();
+    }
+  }
+  series->in_flight->Increment();
+  return series;
+}
+
+void GatewayMetrics::HttpRequestFinished(HttpSeries* series, int http_status,
+                                         absl::Duration elapsed) {
+  series->in_flight->Decrement();
+  series->Requests(http_status).Increment();
   series->duration->Observe(absl::ToDoubleSeconds(elapsed));
 }
 

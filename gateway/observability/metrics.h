@@ -18,6 +18,10 @@
 //   cellgw_replies_dropped_total{cell,reason}           counter, reason = late | duplicate |
 //                                                       unknown | malformed | oversized
 //   cellgw_build_info{version}                          gauge 1
+//   cellgw_http_requests_total{route,code}              counter (HTTP/JSON front; code is
+//                                                       the HTTP status, e.g. "200")
+//   cellgw_http_request_duration_seconds{route}         histogram, 100 us .. 60 s
+//   cellgw_http_requests_in_flight{route}               gauge
 // Notifications (NotificationObserver), per configured cell:
 //   cellgw_notifications_published_total{cell}          counter: Notify confirmed by the broker
 //   cellgw_notifications_delivered_total{cell}          counter: handed to a subscriber's stream
@@ -28,6 +32,9 @@
 //                                                       event_type filtered out
 //   cellgw_notifications_dropped_total{cell,reason}     counter, reason = malformed | oversized
 //   cellgw_notification_subscribers{cell}               gauge: live subscriptions
+//
+// HTTP requests that reach the gRPC service (gateway/http calls it in-process) are also
+// counted in the cellgw_requests_* series, like any gRPC request.
 //
 // Thread-safety: every method may be called from any thread. prometheus-cpp throws on bad
 // names and on a failed bind; the constructor and Serve() catch that and report a status.
@@ -41,6 +48,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "bridge/bridge_observer.h"
 #include "bridge/notification_observer.h"
@@ -80,6 +88,16 @@ class GatewayMetrics : public bridge::BridgeObserver, public bridge::Notificatio
   // `code` is the gRPC status code name ("OK", "UNAVAILABLE", ...).
   void RequestFinished(RequestSeries* series, absl::string_view code, absl::Duration elapsed);
 
+  // The series of one HTTP route of the HTTP/JSON front (gateway/http), looked up once per
+  // request like RequestSeries.
+  class HttpSeries;
+
+  // Counts an HTTP request as in flight. `route` must come from a small fixed set (the
+  // front's routes and "other"); the pointer stays valid as long as this object.
+  HttpSeries* HttpRequestStarted(absl::string_view route);
+  // `http_status` is the status answered (200, 404, ...).
+  void HttpRequestFinished(HttpSeries* series, int http_status, absl::Duration elapsed);
+
   // bridge::BridgeObserver
   void OnConnectionState(absl::string_view cell, int connection_index, bool up) override;
   void OnConnectFailed(absl::string_view cell, const absl::Status& why) override;
@@ -109,6 +127,8 @@ class GatewayMetrics : public bridge::BridgeObserver, public bridge::Notificatio
   // Built in the constructor, read-only afterwards: every configured cell and "unknown".
   absl::flat_hash_map<std::string, std::unique_ptr<CellSeries>> cells_;
   CellSeries* unknown_cell_ = nullptr;
+  absl::Mutex http_mu_;
+  std::vector<std::unique_ptr<HttpSeries>> http_routes_ ABSL_GUARDED_BY(http_mu_);
   std::unique_ptr<prometheus::Exposer> exposer_;
 };
 

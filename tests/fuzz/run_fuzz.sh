@@ -15,7 +15,7 @@
 # corpus with `<binary> -merge=1 tests/fuzz/corpus/<target> <scratch dir>`.
 # Needs clang and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes).
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 
 all_targets=(envelope_fuzzer reply_fuzzer transport_url_fuzzer json_text_fuzzer)
 seconds=${1:-20}
@@ -38,11 +38,24 @@ bazel_cmd=(bazel "--output_base=$output_base")
 labels=()
 for t in "${targets[@]}"; do labels+=("//tests/fuzz:$t"); done
 
+# With $CELLGW_RESULTS_FILE set (tests/run.sh), records each target as one test case for the
+# run's summary (tests/count_results.py): record_result TARGET EXIT_STATUS.
+record_result() {
+  if [ -z "${CELLGW_RESULTS_FILE:-}" ]; then return 0; fi
+  local status=PASSED outcome=passed
+  if [ "$2" -ne 0 ]; then status=FAILED; outcome=failed; fi
+  printf '{"kind": "target", "stage": "fuzz", "label": "//tests/fuzz:%s", "status": "%s", "cached": false}\n' \
+    "$1" "$status" >>"$CELLGW_RESULTS_FILE"
+  printf '{"kind": "case", "stage": "fuzz", "label": "//tests/fuzz:%s", "case": "fuzzed", "outcome": "%s"}\n' \
+    "$1" "$outcome" >>"$CELLGW_RESULTS_FILE"
+}
+
 build_start=$(date +%s)
 # --symlink_prefix=/ : leave the workspace's bazel-bin etc. pointing at the shared output base.
 if ! "${bazel_cmd[@]}" build --config=fuzz --symlink_prefix=/ "${labels[@]}"; then
   echo "run_fuzz: build failed"
-  echo "0 passed, ${#targets[@]} failed"
+  for t in "${targets[@]}"; do record_result "$t" 1; done
+  echo "0 passed, ${#targets[@]} failed, 0 skipped"
   exit 1
 fi
 bin=$("${bazel_cmd[@]}" info --config=fuzz bazel-bin 2>/dev/null)
@@ -80,6 +93,7 @@ for t in "${targets[@]}"; do
   printf '%-22s %10s %9s %6s %7s %6s %8s  %s\n' "$t" "$(stat number_of_executed_units)" \
     "$(stat average_exec_per_sec)" "${cov:-?}" "${ft:-?}" "$(stat new_units_added)" \
     "$(stat peak_rss_mb)" "$result"
+  record_result "$t" "$rc"
   if [ $rc -ne 0 ]; then
     echo "----- $t: the report (full log: $out/$t.log)"
     grep -v -E '^#[0-9]+|^INFO:|^stat::' "$out/$t.log" | tail -60
@@ -89,6 +103,6 @@ for t in "${targets[@]}"; do
   fi
 done
 echo "run_fuzz: ${seconds} s per target; logs and new inputs in $out"
-# Each target counts as one test (tests/run.sh adds this line to its total).
-echo "$(( ${#targets[@]} - targets_failed )) passed, $targets_failed failed"
+# Each target counts as one test case (recorded above for tests/run.sh's summary).
+echo "$(( ${#targets[@]} - targets_failed )) passed, $targets_failed failed, 0 skipped"
 exit $failed

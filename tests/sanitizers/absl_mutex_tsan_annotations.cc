@@ -40,12 +40,16 @@ namespace {
 #define CELLGW_STRINGIFY_INNER(x) #x
 #define CELLGW_STRINGIFY(x) CELLGW_STRINGIFY_INNER(x)
 
+// Whether the member function is const: Itanium mangling marks it with a K after the N.
+enum class Member { kNonConst, kConst };
+
 // The Itanium-mangled name of an absl member function, given the part after
-// "_ZN4absl<len><inline namespace>". The inline namespace is Debian's ("debian3"), taken
+// "_ZN[K]4absl<len><inline namespace>". The inline namespace is Debian's ("debian3"), taken
 // from absl/base/options.h so that a new Abseil package fails loudly instead of silently.
-void* RealFunction(const char* suffix) {
+void* RealFunction(const char* suffix, Member member) {
   const std::string ns = CELLGW_STRINGIFY(ABSL_OPTION_INLINE_NAMESPACE_NAME);
-  const std::string name = "_ZN4absl" + std::to_string(ns.size()) + ns + suffix;
+  const std::string name = std::string(member == Member::kConst ? "_ZNK4absl" : "_ZN4absl") +
+                           std::to_string(ns.size()) + ns + suffix;
   void* function = dlsym(RTLD_NEXT, name.c_str());
   if (function == nullptr) {
     std::fprintf(stderr, "absl_mutex_tsan_annotations: %s not found in Abseil\n", name.c_str());
@@ -55,8 +59,8 @@ void* RealFunction(const char* suffix) {
 }
 
 template <typename Function>
-Function Real(const char* suffix) {
-  return reinterpret_cast<Function>(RealFunction(suffix));
+Function Real(const char* suffix, Member member = Member::kNonConst) {
+  return reinterpret_cast<Function>(RealFunction(suffix, member));
 }
 
 // A Condition evaluated as if in a critical section of `mu` (which Abseil does hold then).
@@ -257,15 +261,15 @@ void Notification::Notify() {
 }
 
 void Notification::WaitForNotification() const {
-  static const auto real =
-      Real<void (*)(const Notification*)>("12Notification19WaitForNotificationEv");
+  static const auto real = Real<void (*)(const Notification*)>(
+      "12Notification19WaitForNotificationEv", Member::kConst);
   real(this);
   __tsan_acquire(const_cast<Notification*>(this));
 }
 
 bool Notification::WaitForNotificationWithTimeout(absl::Duration timeout) const {
   static const auto real = Real<bool (*)(const Notification*, absl::Duration)>(
-      "12Notification30WaitForNotificationWithTimeoutENS0_8DurationE");
+      "12Notification30WaitForNotificationWithTimeoutENS0_8DurationE", Member::kConst);
   const bool notified = real(this, timeout);
   if (notified) __tsan_acquire(const_cast<Notification*>(this));
   return notified;

@@ -1,0 +1,20 @@
+#include "bridge/clock.h"
+
+#include "absl/time/clock.h"
+
+namespace cellgw::bridge {
+namespace {
+
+class RealClock final : public Clock {
+ public:
+  absl::Time Now() const override { return absl::Now(); }
+};
+
+}  // namespace
+
+Clock& Clock::Real() {
+  static RealClock* const clock = new RealClock();
+  return *clock;
+}
+
+}  // namespace cellgw::bridge

@@ -15,7 +15,8 @@
 // queue and an eventfd, as in CellConnection). All AMQP I/O, and every sink and publication
 // callback, happens on this object's thread; callbacks must not block. rabbitmq-c is owned by
 // that thread alone. A connection attempt runs on a short-lived thread of its own, so a broker
-// that black-holes the handshake does not stall the loop.
+// that black-holes the handshake does not stall the loop, and a stall watchdog cuts the
+// connection when the loop is stuck writing to a broker that stopped reading.
 //
 // Guarantees:
 // - At least once: a delivery is removed from its queue only when the sink or Ack settles it.
@@ -53,6 +54,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "bridge/amqp_connection.h"
+#include "bridge/connect_attempt.h"
+#include "bridge/reconnect_backoff.h"
+#include "bridge/stall_watchdog.h"
 #include "bridge/transport_url.h"
 
 namespace cellgw::bridge {
@@ -199,7 +203,10 @@ class ConsumerConnection {
 
   const ConsumerConnectionOptions options_;
   std::atomic<bool> connected_{false};
-  int wake_fd_ = -1;
+  const int wake_fd_;
+  // Cuts the connection when the loop thread is stuck in socket I/O (a broker that stopped
+  // reading), as a cell connection's does.
+  StallWatchdog watchdog_;
 
   absl::Mutex mu_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;

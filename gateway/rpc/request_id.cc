@@ -16,6 +16,13 @@ std::string ChooseRequestId(absl::string_view from_caller) {
   return absl::StrCat("req-", NewUuidDashed());
 }
 
+std::string RequestIdOf(const grpc::ServerContextBase& context) {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find(std::string(kRequestIdHeader));
+  if (it == metadata.end()) return ChooseRequestId("");
+  return ChooseRequestId(absl::string_view(it->second.data(), it->second.size()));
+}
+
 std::string WithRequestId(const std::string& context_json, absl::string_view request_id) {
   std::string quoted;
   if (!json::AppendQuoted(request_id, &quoted).ok()) return context_json;

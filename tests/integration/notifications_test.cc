@@ -277,11 +277,16 @@ class NotificationsTest : public ::testing::Test {
 RabbitMqNode* NotificationsTest::node_ = nullptr;
 RunningGateway* NotificationsTest::gateway_ = nullptr;
 
-TEST_F(NotificationsTest, OsloNotifierV2NotificationsOfEveryPriorityArriveWithEveryFieldExact) {
-  const std::string topic = Marker("v2");
+// A real Notifier with each driver: messagingv2 (the 2.0 envelope) and messaging (the 1.0
+// form, no envelope).
+class OsloNotifierTest : public NotificationsTest,
+                         public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(OsloNotifierTest, NotificationsOfEveryPriorityArriveWithEveryFieldExact) {
+  const std::string topic = Marker(GetParam());
   auto sub = Subscribe(Topic(topic, 100));
   const std::vector<std::string> sent =
-      RunNotifier({"--topic", topic, "batch", EveryPriorityBatch()});
+      RunNotifier({"--topic", topic, "--driver", GetParam(), "batch", EveryPriorityBatch()});
   ASSERT_EQ(sent.size(), 7u);
   std::map<std::string, v1::Notification> by_id;
   for (const v1::Notification& n : sub->Read(7)) by_id[n.message_id()] = n;
@@ -294,21 +299,8 @@ TEST_F(NotificationsTest, OsloNotifierV2NotificationsOfEveryPriorityArriveWithEv
   EXPECT_TRUE(sub->Close().ok());
 }
 
-TEST_F(NotificationsTest, OsloNotifierV1NotificationsWithoutEnvelopeArriveWithEveryFieldExact) {
-  const std::string topic = Marker("v1");
-  auto sub = Subscribe(Topic(topic, 100));
-  const std::vector<std::string> sent =
-      RunNotifier({"--topic", topic, "--driver", "messaging", "batch", EveryPriorityBatch()});
-  ASSERT_EQ(sent.size(), 7u);
-  std::map<std::string, v1::Notification> by_id;
-  for (const v1::Notification& n : sub->Read(7)) by_id[n.message_id()] = n;
-  for (const std::string& message : sent) {
-    const std::string id = Unquoted(Member(message, "message_id"));
-    ASSERT_EQ(by_id.count(id), 1u) << message;
-    ExpectSameNotification(message, topic, by_id[id]);
-  }
-  EXPECT_TRUE(sub->Close().ok());
-}
+INSTANTIATE_TEST_SUITE_P(Drivers, OsloNotifierTest,
+                         ::testing::Values("messagingv2", "messaging"));
 
 // Notify against a real listener: each field as the listener's endpoint receives it.
 void ExpectListenerGot(OsloProcess& listener, const std::string& message_id,

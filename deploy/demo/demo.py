@@ -382,6 +382,17 @@ class Demo(object):
                                 timeout=COMMAND_TIMEOUT_S)
         return result
 
+    def python(self, script, *args):
+        """Runs one of the demo's Python clients as a user would, printing the command and
+        what it printed."""
+        argv = [PYTHON, script] + list(args)
+        show_command(argv)
+        env = dict(os.environ, CELLGW_ADDR=self.addr)
+        result = subprocess.run(argv, capture_output=True, text=True, env=env,
+                                timeout=COMMAND_TIMEOUT_S)
+        show_output(result.stdout + result.stderr)
+        return result
+
     def step(self, title, function):
         heading(title)
         try:
@@ -484,12 +495,7 @@ class Demo(object):
         return 'refused before sending, as oslo.messaging\'s RPCVersionCapError would be'
 
     def step_python(self):
-        argv = [PYTHON, PY_CLIENT]
-        show_command(argv)
-        env = dict(os.environ, CELLGW_ADDR=self.addr)
-        r = subprocess.run(argv, capture_output=True, text=True, env=env,
-                           timeout=COMMAND_TIMEOUT_S)
-        show_output(r.stdout + r.stderr)
+        r = self.python(PY_CLIENT)
         expect(r.returncode == 0, 'python_client.py exited %d' % r.returncode)
         self.events.wait_for(
             lambda s, t: t.startswith('get_host_info') or t.startswith('reserve_cores'), 2,
@@ -552,15 +558,10 @@ class Demo(object):
                 'in the gRPC stream with payload and context' % sent[0][0])
 
     def step_notify(self):
-        argv = [PYTHON, PY_NOTIFICATIONS, 'notify', '--publisher-id', 'billing.demo',
-                '--event-type', 'billing.invoice.created', '--priority', 'audit',
-                '--payload', json.dumps({'invoice': 'INV-7', 'cents': U64_MAX}),
-                '--context', '{"request_id": "req-demo-invoice"}']
-        show_command(argv)
-        env = dict(os.environ, CELLGW_ADDR=self.addr)
-        r = subprocess.run(argv, capture_output=True, text=True, env=env,
-                           timeout=COMMAND_TIMEOUT_S)
-        show_output(r.stdout + r.stderr)
+        r = self.python(PY_NOTIFICATIONS, 'notify', '--publisher-id', 'billing.demo',
+                        '--event-type', 'billing.invoice.created', '--priority', 'audit',
+                        '--payload', json.dumps({'invoice': 'INV-7', 'cents': U64_MAX}),
+                        '--context', '{"request_id": "req-demo-invoice"}')
         expect(r.returncode == 0, 'notify exited %d' % r.returncode)
         message_id = json.loads(r.stdout)['message_id']
         got = self.events.wait_for(

@@ -19,6 +19,20 @@ namespace {
 
 // Upper bound for one wait, so heartbeats and timers are serviced on an idle connection.
 constexpr absl::Duration kMaxWait = absl::Seconds(1);
+// Declares `exchange` on `channel` as ExchangeUse says.
+absl::Status DeclareExchange(AmqpConnection& conn, uint16_t channel, const ExchangeUse& exchange) {
+  if (exchange.must_exist) {
+    const absl::Status exists = conn.DeclareExchangeOn(channel, exchange.spec, /*passive=*/true);
+    if (absl::IsNotFound(exists)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("exchange '", exchange.spec.name,
+                       "' does not exist (cellgw creates only the cell's control exchange)"));
+    }
+    if (!exists.ok()) return exists;
+  }
+  return conn.DeclareExchangeOn(channel, exchange.spec, /*passive=*/false);
+}
+
 // A subscription whose channel the broker closed or whose consumer it cancelled is set up
 // again after this pause (a refusal that persists then ends it, and a loop of them is slow).
 constexpr absl::Duration kResubscribePause = absl::Milliseconds(500);
@@ -221,7 +235,7 @@ class ConsumerConnection::Loop : public AmqpConnection::ChannelHandler {
                : topology.prefetch;
     absl::Status status = conn_->SetPrefetch(sub.channel, window, /*per_channel=*/!quorum);
     for (size_t i = 0; status.ok() && i < topology.exchanges.size(); ++i) {
-      status = conn_->DeclareExchangeOn(sub.channel, topology.exchanges[i]);
+      status = DeclareExchange(*conn_, sub.channel, topology.exchanges[i]);
     }
     for (const QueueTopology& queue : topology.queues) {
       if (!status.ok()) break;
@@ -387,8 +401,8 @@ class ConsumerConnection::Loop : public AmqpConnection::ChannelHandler {
   absl::Status DeclareFor(const Publication& publication) {
     bool needed = publication.queue.has_value() && !declared_queues_.contains(
                                                        publication.queue->spec.name);
-    for (const ExchangeSpec& exchange : publication.exchanges) {
-      needed = needed || !declared_exchanges_.contains(exchange.name);
+    for (const ExchangeUse& exchange : publication.exchanges) {
+      needed = needed || !declared_exchanges_.contains(exchange.spec.name);
     }
     if (!needed) return absl::OkStatus();
     if (declare_channel_ == 0) {
@@ -401,11 +415,11 @@ class ConsumerConnection::Loop : public AmqpConnection::ChannelHandler {
       if (!absl::IsUnavailable(status)) declare_channel_ = 0;
       return status;
     };
-    for (const ExchangeSpec& exchange : publication.exchanges) {
-      if (declared_exchanges_.contains(exchange.name)) continue;
-      absl::Status status = conn_->DeclareExchangeOn(declare_channel_, exchange);
+    for (const ExchangeUse& exchange : publication.exchanges) {
+      if (declared_exchanges_.contains(exchange.spec.name)) continue;
+      absl::Status status = DeclareExchange(*conn_, declare_channel_, exchange);
       if (!status.ok()) return refused(status);
-      declared_exchanges_.insert(exchange.name);
+      declared_exchanges_.insert(exchange.spec.name);
     }
     if (publication.queue.has_value() && !declared_queues_.contains(publication.queue->spec.name)) {
       const QueueTopology& queue = *publication.queue;

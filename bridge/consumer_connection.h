@@ -61,6 +61,16 @@
 
 namespace cellgw::bridge {
 
+// An exchange a subscription or publication needs.
+struct ExchangeUse {
+  ExchangeSpec spec;
+  // False: declared (created when missing). True: it must exist already; it is declared
+  // passively (which creates nothing) and then with `spec` (which has the broker check its
+  // type and flags). A missing one is FAILED_PRECONDITION. So callers that name exchanges
+  // cannot create any (the cell connections' rule for casts and calls).
+  bool must_exist = false;
+};
+
 // A queue to declare, with its bindings.
 struct QueueTopology {
   QueueSpec spec;
@@ -75,7 +85,7 @@ struct QueueTopology {
 // What a subscription declares and consumes: the exchanges first, then each queue and its
 // bindings, then a consumer on each queue.
 struct SubscriptionTopology {
-  std::vector<ExchangeSpec> exchanges;
+  std::vector<ExchangeUse> exchanges;
   std::vector<QueueTopology> queues;
   uint16_t prefetch = 64;  // unacknowledged deliveries at most; >= 1
 };
@@ -131,7 +141,7 @@ class SubscriptionSink {
 struct Publication {
   // Declared before the first publish that needs them, once per connection (as oslo's
   // notifier does: its declares are cached until the next reconnect).
-  std::vector<ExchangeSpec> exchanges;
+  std::vector<ExchangeUse> exchanges;
   std::optional<QueueTopology> queue;
   std::string exchange;
   std::string routing_key;

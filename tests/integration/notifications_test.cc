@@ -566,6 +566,55 @@ TEST_F(NotificationsTest, FilteredEventTypesAreAcknowledgedAndNotSent) {
   AwaitQueueCounts(topic + ".info", 3, 0);
 }
 
+TEST_F(NotificationsTest, NamedExchangesMustExistAndOnlyTheControlExchangeIsCreated) {
+  // A real listener whose control_exchange is `custom` has that exchange declared: Notify and
+  // Subscribe may name it. A name nobody declared is refused and stays undeclared.
+  const std::string custom = Marker("custom");
+  const std::string topic = Marker("xchg");
+  std::unique_ptr<OsloProcess> listener = OsloProcess::Run(
+      {RunfilePath("tests/support/oslo_listener.py"), "--url", node_->Url(), "--exchange",
+       custom, "--topic", topic})
+                                              .value();
+  ASSERT_TRUE(listener
+                  ->WaitForLine([](const std::string& l) {
+                    return absl::StrContains(l, R"("event": "ready")");
+                  }, kWait)
+                  .ok());
+  v1::NotifyRequest request;
+  request.set_exchange(custom);
+  request.set_topic(topic);
+  request.set_publisher_id("p");
+  request.set_event_type("compute.custom");
+  v1::NotifyResponse response;
+  grpc::Status status =
+      gateway_->client->Notify(request, &response, absl::Now() + absl::Seconds(30));
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(listener
+                  ->WaitForLine([&](const std::string& l) {
+                    return absl::StrContains(l, response.message_id());
+                  }, kWait)
+                  .ok());
+
+  const std::string ghost = Marker("ghost");
+  request.set_exchange(ghost);
+  status = gateway_->client->Notify(request, &response, absl::Now() + absl::Seconds(30));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("does not exist"));
+  v1::SubscribeRequest subscription = Topic(topic);
+  subscription.set_exchange(ghost);
+  Subscription sub;
+  sub.stream = gateway_->client->Subscribe(&sub.context, subscription);
+  v1::Notification n;
+  EXPECT_FALSE(sub.stream->Read(&n));
+  status = sub.stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << status.error_message();
+  absl::StatusOr<std::string> exchanges = node_->Ctl({"list_exchanges", "name"});
+  ASSERT_TRUE(exchanges.ok()) << exchanges.status();
+  EXPECT_THAT(*exchanges, HasSubstr(custom));
+  EXPECT_THAT(*exchanges, Not(HasSubstr(ghost)));
+  EXPECT_TRUE(listener->Stop().ok());
+}
+
 TEST_F(NotificationsTest, NotifyRefusesBadInputNamingTheField) {
   struct Case {
     v1::NotifyRequest request;

@@ -587,11 +587,11 @@ absl::Status AmqpConnection::SetPrefetch(uint16_t channel, uint16_t prefetch_cou
   return OwnRpcOutcome(channel, "basic.qos");
 }
 
-absl::Status AmqpConnection::DeclareExchangeOn(uint16_t channel, const ExchangeSpec& spec) {
+absl::Status AmqpConnection::DeclareExchangeOn(uint16_t channel, const ExchangeSpec& spec,
+                                               bool passive) {
   if (state_->broken) return absl::UnavailableError("connection lost");
-  amqp_exchange_declare(state_->conn, channel, Bytes(spec.name), Bytes(spec.type),
-                        /*passive=*/0, spec.durable, spec.auto_delete, /*internal=*/0,
-                        amqp_empty_table);
+  amqp_exchange_declare(state_->conn, channel, Bytes(spec.name), Bytes(spec.type), passive,
+                        spec.durable, spec.auto_delete, /*internal=*/0, amqp_empty_table);
   return OwnRpcOutcome(channel, absl::StrCat("declaring exchange '", spec.name, "'"));
 }
 

@@ -118,7 +118,9 @@ class AmqpConnection final : public AmqpTransport {
   // whole channel (`per_channel`, RabbitMQ's global=true) or for each consumer started on it
   // afterwards.
   absl::Status SetPrefetch(uint16_t channel, uint16_t prefetch_count, bool per_channel);
-  absl::Status DeclareExchangeOn(uint16_t channel, const ExchangeSpec& spec);
+  // Declares `spec`; with `passive`, only checks that an exchange of that name exists
+  // (NOT_FOUND when not), creating nothing.
+  absl::Status DeclareExchangeOn(uint16_t channel, const ExchangeSpec& spec, bool passive);
   // Declares `spec`; `quorum` adds x-queue-type: quorum (oslo's rabbit_quorum_queue).
   absl::Status DeclareQueueOn(uint16_t channel, const QueueSpec& spec, bool quorum);
   absl::Status BindQueue(uint16_t channel, absl::string_view queue, absl::string_view exchange,

@@ -10,14 +10,29 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
-#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "bridge/clock.h"
+#include "bridge/random_source.h"
 
 namespace cellgw::bridge {
 namespace {
 
 // Upper bound for one wait, so heartbeats and timers are serviced on an idle connection.
 constexpr absl::Duration kMaxWait = absl::Seconds(1);
+// Declares `exchange` on `channel` as ExchangeUse says.
+absl::Status DeclareExchange(AmqpConnection& conn, uint16_t channel, const ExchangeUse& exchange) {
+  if (exchange.must_exist) {
+    const absl::Status exists = conn.DeclareExchangeOn(channel, exchange.spec, /*passive=*/true);
+    if (absl::IsNotFound(exists)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("exchange '", exchange.spec.name,
+                       "' does not exist (cellgw creates only the cell's control exchange)"));
+    }
+    if (!exists.ok()) return exists;
+  }
+  return conn.DeclareExchangeOn(channel, exchange.spec, /*passive=*/false);
+}
+
 // A subscription whose channel the broker closed or whose consumer it cancelled is set up
 // again after this pause (a refusal that persists then ends it, and a loop of them is slow).
 constexpr absl::Duration kResubscribePause = absl::Milliseconds(500);
@@ -27,15 +42,22 @@ constexpr absl::Duration kResubscribePause = absl::Milliseconds(500);
 // Everything only the loop thread touches.
 class ConsumerConnection::Loop : public AmqpConnection::ChannelHandler {
  public:
-  explicit Loop(ConsumerConnection* owner) : owner_(owner) {
-    absl::BitGen gen;
-    const size_t hosts = owner_->options_.url.hosts.size();
-    host_index_ = hosts == 0 ? 0 : absl::Uniform<size_t>(gen, 0, hosts);
-  }
+  explicit Loop(ConsumerConnection* owner)
+      : owner_(owner),
+        backoff_(owner->options_.initial_backoff, owner->options_.max_backoff,
+                 std::max<size_t>(1, owner->options_.url.hosts.size()), RandomSource::Real()),
+        // The connector makes AmqpConnections only: Adopt() relies on it.
+        attempt_(
+            [](const AmqpEndpoint& endpoint) -> ConnectAttempt::Result {
+              absl::StatusOr<std::unique_ptr<AmqpConnection>> conn =
+                  AmqpConnection::Open(endpoint);
+              if (!conn.ok()) return conn.status();
+              return std::unique_ptr<AmqpTransport>(*std::move(conn));
+            },
+            [owner] { owner->Wake(); }) {}
 
   void Run() {
     const ConsumerConnectionOptions& options = owner_->options_;
-    absl::Duration backoff = options.initial_backoff;
     absl::Time next_attempt = absl::Now();
     for (;;) {
       std::vector<NewSubscription> subscribes;
@@ -55,6 +77,9 @@ class ConsumerConnection::Loop : public AmqpConnection::ChannelHandler {
         Shutdown(subscribes, publications);
         return;
       }
+      // From here until the loop waits again, rabbitmq-c may block on the socket (it writes
+      // with no timeout): the watchdog cuts the connection if that lasts too long.
+      if (conn_ != nullptr) owner_->watchdog_.Arm(conn_->fd());
       // In an order that keeps each request's meaning: a subscription exists before it is
       // settled or cancelled, and settles sent before a cancel happen before it.
       for (NewSubscription& request : subscribes) Add(std::move(request));
@@ -68,10 +93,10 @@ class ConsumerConnection::Loop : public AmqpConnection::ChannelHandler {
       }
       if (conn_ != nullptr) Resubscribe();
       if (conn_ == nullptr) {
-        if (attempt_ != nullptr) {
-          if (AttemptFinished(&backoff, &next_attempt)) continue;
-        } else if (absl::Now() >= next_attempt) {
-          StartAttempt();
+        if (std::optional<ConnectAttempt::Result> result = attempt_.TakeResult()) {
+          if (AttemptFinished(*std::move(result), &next_attempt)) continue;
+        } else if (!attempt_.running() && absl::Now() >= next_attempt) {
+          attempt_.Start(Endpoint());
         }
       }
       EndOutlasted();
@@ -81,9 +106,10 @@ class ConsumerConnection::Loop : public AmqpConnection::ChannelHandler {
         if (conn_->HasBufferedInput()) continue;
         const int heartbeat = conn_->negotiated_heartbeat_seconds();
         if (heartbeat > 0) wait = std::min(wait, absl::Seconds(heartbeat) / 2);
-      } else if (attempt_ == nullptr) {
+      } else if (!attempt_.running()) {
         wait = std::min(wait, next_attempt - absl::Now());
       }
+      owner_->watchdog_.Disarm();
       WaitForWake(std::max(wait, absl::ZeroDuration()), conn_ != nullptr ? conn_->fd() : -1);
     }
   }
@@ -209,7 +235,7 @@ class ConsumerConnection::Loop : public AmqpConnection::ChannelHandler {
                : topology.prefetch;
     absl::Status status = conn_->SetPrefetch(sub.channel, window, /*per_channel=*/!quorum);
     for (size_t i = 0; status.ok() && i < topology.exchanges.size(); ++i) {
-      status = conn_->DeclareExchangeOn(sub.channel, topology.exchanges[i]);
+      status = DeclareExchange(*conn_, sub.channel, topology.exchanges[i]);
     }
     for (const QueueTopology& queue : topology.queues) {
       if (!status.ok()) break;
@@ -376,8 +402,8 @@ class ConsumerConnection::Loop : public AmqpConnection::ChannelHandler {
   absl::Status DeclareFor(const Publication& publication) {
     bool needed = publication.queue.has_value() && !declared_queues_.contains(
                                                        publication.queue->spec.name);
-    for (const ExchangeSpec& exchange : publication.exchanges) {
-      needed = needed || !declared_exchanges_.contains(exchange.name);
+    for (const ExchangeUse& exchange : publication.exchanges) {
+      needed = needed || !declared_exchanges_.contains(exchange.spec.name);
     }
     if (!needed) return absl::OkStatus();
     if (declare_channel_ == 0) {
@@ -390,11 +416,11 @@ class ConsumerConnection::Loop : public AmqpConnection::ChannelHandler {
       if (!absl::IsUnavailable(status)) declare_channel_ = 0;
       return status;
     };
-    for (const ExchangeSpec& exchange : publication.exchanges) {
-      if (declared_exchanges_.contains(exchange.name)) continue;
-      absl::Status status = conn_->DeclareExchangeOn(declare_channel_, exchange);
+    for (const ExchangeUse& exchange : publication.exchanges) {
+      if (declared_exchanges_.contains(exchange.spec.name)) continue;
+      absl::Status status = DeclareExchange(*conn_, declare_channel_, exchange);
       if (!status.ok()) return refused(status);
-      declared_exchanges_.insert(exchange.name);
+      declared_exchanges_.insert(exchange.spec.name);
     }
     if (publication.queue.has_value() && !declared_queues_.contains(publication.queue->spec.name)) {
       const QueueTopology& queue = *publication.queue;
@@ -422,55 +448,32 @@ class ConsumerConnection::Loop : public AmqpConnection::ChannelHandler {
     for (auto& [seq, publication] : unconfirmed) Complete(publication, why);
   }
 
-  // Starts a connection attempt to the current host on a thread of its own.
-  void StartAttempt() {
+  // The endpoint of the host the next attempt goes to.
+  AmqpEndpoint Endpoint() const {
     const ConsumerConnectionOptions& options = owner_->options_;
-    attempt_ = std::make_shared<Attempt>();
-    if (options.url.hosts.empty()) {
-      absl::MutexLock lock(&attempt_->mu);
-      attempt_->result = absl::FailedPreconditionError("no broker hosts");
-      attempt_->done = true;
-      return;
-    }
-    const BrokerHost& host = options.url.hosts[host_index_ % options.url.hosts.size()];
     AmqpEndpoint endpoint;
-    endpoint.host = host.host;
-    endpoint.port = host.port;
-    endpoint.username = host.username;
-    endpoint.password = host.password;
+    if (!options.url.hosts.empty()) {
+      const BrokerHost& host = options.url.hosts[backoff_.host() % options.url.hosts.size()];
+      endpoint.host = host.host;
+      endpoint.port = host.port;
+      endpoint.username = host.username;
+      endpoint.password = host.password;
+    }
     endpoint.virtual_host = options.url.virtual_host;
     endpoint.heartbeat = options.heartbeat;
     endpoint.connection_name = absl::StrCat("cellgw:", getpid(), ":", options.cell, "/consumer");
     endpoint.tls = options.tls;
-    std::shared_ptr<Attempt> attempt = attempt_;
-    const int wake_fd = owner_->wake_fd_;
-    attempt_thread_ = std::thread([attempt, endpoint = std::move(endpoint), wake_fd] {
-      absl::StatusOr<std::unique_ptr<AmqpConnection>> conn = AmqpConnection::Open(endpoint);
-      {
-        absl::MutexLock lock(&attempt->mu);
-        attempt->result = std::move(conn);
-        attempt->done = true;
-      }
-      const uint64_t one = 1;
-      (void)!write(wake_fd, &one, sizeof(one));
-    });
+    return endpoint;
   }
 
-  // Takes the attempt's outcome when it is there; true when the loop should go round again.
-  bool AttemptFinished(absl::Duration* backoff, absl::Time* next_attempt) {
-    absl::StatusOr<std::unique_ptr<AmqpConnection>> result;
-    {
-      absl::MutexLock lock(&attempt_->mu);
-      if (!attempt_->done) return false;
-      result = std::move(attempt_->result);
-    }
-    if (attempt_thread_.joinable()) attempt_thread_.join();
-    attempt_.reset();
+  // Takes a finished attempt's outcome; true when the loop should go round again at once.
+  bool AttemptFinished(ConnectAttempt::Result result, absl::Time* next_attempt) {
     first_attempt_done_ = true;
     const ConsumerConnectionOptions& options = owner_->options_;
     if (result.ok()) {
-      *backoff = options.initial_backoff;
-      Adopt(*std::move(result));
+      backoff_.Succeeded();
+      // The connector makes nothing but AmqpConnections (see the constructor).
+      Adopt(std::unique_ptr<AmqpConnection>(static_cast<AmqpConnection*>(result->release())));
       return true;
     }
     last_error_ = result.status();
@@ -480,16 +483,14 @@ class ConsumerConnection::Loop : public AmqpConnection::ChannelHandler {
                                 last_error_.message())));
     }
     held_.clear();
-    ++host_index_;
-    absl::BitGen gen;
-    *next_attempt = absl::Now() + *backoff * absl::Uniform<double>(gen, 0.5, 1.0);
-    *backoff = std::min(*backoff * 2, options.max_backoff);
+    *next_attempt = absl::Now() + backoff_.Failed();
     return false;
   }
 
   void Adopt(std::unique_ptr<AmqpConnection> conn) {
     conn_ = std::move(conn);
     owner_->connected_.store(true, std::memory_order_release);
+    owner_->watchdog_.Arm(conn_->fd());
     std::vector<SubscriptionId> ids;
     for (const auto& [id, sub] : subs_) ids.push_back(id);
     for (SubscriptionId id : ids) {
@@ -504,6 +505,8 @@ class ConsumerConnection::Loop : public AmqpConnection::ChannelHandler {
 
   void Disconnect(const absl::Status& why) {
     if (conn_ == nullptr) return;
+    // Before the socket is closed, so the watchdog never touches a reused descriptor.
+    owner_->watchdog_.Disarm();
     conn_.reset();
     owner_->connected_.store(false, std::memory_order_release);
     last_error_ = why;
@@ -531,8 +534,11 @@ class ConsumerConnection::Loop : public AmqpConnection::ChannelHandler {
     for (Publication& publication : held_) Complete(publication, stopping);
     held_.clear();
     // The connection goes first, in one close: that returns every subscription's kept
-    // deliveries to the queues without a round trip per channel.
+    // deliveries to the queues without a round trip per channel. Closing cleanly talks to
+    // the broker: bounded by the watchdog like any other I/O.
+    if (conn_ != nullptr) owner_->watchdog_.Arm(conn_->fd());
     conn_.reset();
+    owner_->watchdog_.Disarm();
     owner_->connected_.store(false, std::memory_order_release);
     by_channel_.clear();
     std::vector<SubscriptionId> ids;
@@ -543,8 +549,7 @@ class ConsumerConnection::Loop : public AmqpConnection::ChannelHandler {
     for (SubscriptionId id : ids) End(id, stopping);
     FailUnconfirmed(stopping);
     // An attempt in progress ends within the I/O timeout; its connection is closed unused.
-    if (attempt_thread_.joinable()) attempt_thread_.join();
-    attempt_.reset();
+    attempt_.Join();
   }
 
   void WaitForWake(absl::Duration wait, int amqp_fd) {
@@ -559,18 +564,11 @@ class ConsumerConnection::Loop : public AmqpConnection::ChannelHandler {
     }
   }
 
-  struct Attempt {
-    absl::Mutex mu;
-    bool done ABSL_GUARDED_BY(mu) = false;
-    absl::StatusOr<std::unique_ptr<AmqpConnection>> result ABSL_GUARDED_BY(mu);
-  };
-
   ConsumerConnection* owner_;
+  ReconnectBackoff backoff_;
+  ConnectAttempt attempt_;
   std::unique_ptr<AmqpConnection> conn_;
-  std::shared_ptr<Attempt> attempt_;
-  std::thread attempt_thread_;
   bool first_attempt_done_ = false;
-  size_t host_index_ = 0;
   absl::Status last_error_ = absl::UnavailableError("not connected yet");
 
   std::map<SubscriptionId, Subscription> subs_;
@@ -585,9 +583,13 @@ class ConsumerConnection::Loop : public AmqpConnection::ChannelHandler {
 };
 
 ConsumerConnection::ConsumerConnection(ConsumerConnectionOptions options)
-    : options_(std::move(options)) {
-  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-}
+    : options_(std::move(options)),
+      wake_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+      // As a cell connection's: the heartbeat, at most the I/O timeout.
+      watchdog_(options_.heartbeat > absl::ZeroDuration()
+                    ? std::min(options_.heartbeat, AmqpEndpoint().io_timeout)
+                    : AmqpEndpoint().io_timeout,
+                Clock::Real()) {}
 
 ConsumerConnection::~ConsumerConnection() {
   Stop();
@@ -598,6 +600,7 @@ void ConsumerConnection::Start() {
   absl::MutexLock lock(&mu_);
   if (started_ || stopping_) return;
   started_ = true;
+  watchdog_.Start();
   loop_ = std::make_unique<Loop>(this);
   thread_ = std::thread([this] { loop_->Run(); });
 }
@@ -617,6 +620,7 @@ void ConsumerConnection::Stop() {
   }
   Wake();
   if (thread_.joinable()) thread_.join();
+  watchdog_.Stop();
   const absl::Status stopping =
       absl::UnavailableError(absl::StrCat("cell '", options_.cell, "': shutting down"));
   for (NewSubscription& request : subscribes) request.sink->OnEnded(stopping);

@@ -15,7 +15,8 @@
 // queue and an eventfd, as in CellConnection). All AMQP I/O, and every sink and publication
 // callback, happens on this object's thread; callbacks must not block. rabbitmq-c is owned by
 // that thread alone. A connection attempt runs on a short-lived thread of its own, so a broker
-// that black-holes the handshake does not stall the loop.
+// that black-holes the handshake does not stall the loop, and a stall watchdog cuts the
+// connection when the loop is stuck writing to a broker that stopped reading.
 //
 // Guarantees:
 // - At least once: a delivery is removed from its queue only when the sink or Ack settles it.
@@ -53,9 +54,22 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "bridge/amqp_connection.h"
+#include "bridge/connect_attempt.h"
+#include "bridge/reconnect_backoff.h"
+#include "bridge/stall_watchdog.h"
 #include "bridge/transport_url.h"
 
 namespace cellgw::bridge {
+
+// An exchange a subscription or publication needs.
+struct ExchangeUse {
+  ExchangeSpec spec;
+  // False: declared (created when missing). True: it must exist already; it is declared
+  // passively (which creates nothing) and then with `spec` (which has the broker check its
+  // type and flags). A missing one is FAILED_PRECONDITION. So callers that name exchanges
+  // cannot create any (the cell connections' rule for casts and calls).
+  bool must_exist = false;
+};
 
 // A queue to declare, with its bindings.
 struct QueueTopology {
@@ -71,7 +85,7 @@ struct QueueTopology {
 // What a subscription declares and consumes: the exchanges first, then each queue and its
 // bindings, then a consumer on each queue.
 struct SubscriptionTopology {
-  std::vector<ExchangeSpec> exchanges;
+  std::vector<ExchangeUse> exchanges;
   std::vector<QueueTopology> queues;
   uint16_t prefetch = 64;  // unacknowledged deliveries at most; >= 1
 };
@@ -127,7 +141,7 @@ class SubscriptionSink {
 struct Publication {
   // Declared before the first publish that needs them, once per connection (as oslo's
   // notifier does: its declares are cached until the next reconnect).
-  std::vector<ExchangeSpec> exchanges;
+  std::vector<ExchangeUse> exchanges;
   std::optional<QueueTopology> queue;
   std::string exchange;
   std::string routing_key;
@@ -202,7 +216,10 @@ class ConsumerConnection {
 
   const ConsumerConnectionOptions options_;
   std::atomic<bool> connected_{false};
-  int wake_fd_ = -1;
+  const int wake_fd_;
+  // Cuts the connection when the loop thread is stuck in socket I/O (a broker that stopped
+  // reading), as a cell connection's does.
+  StallWatchdog watchdog_;
 
   absl::Mutex mu_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;

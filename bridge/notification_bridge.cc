@@ -60,9 +60,11 @@ struct NotificationBridge::Cell {
 
   // The topic exchange, with the flags oslo derives from the cell's options (durable =
   // amqp_durable_queues or rabbit_quorum_queue, auto_delete = amqp_auto_delete): any other
-  // combination is refused by the broker with 406.
-  absl::StatusOr<ExchangeSpec> Exchange(absl::string_view exchange) const {
-    ExchangeSpec spec;
+  // combination is refused by the broker with 406. Only the control exchange is created when
+  // missing; any other must exist, as for casts and calls.
+  absl::StatusOr<ExchangeUse> Exchange(absl::string_view exchange) const {
+    ExchangeUse use;
+    ExchangeSpec& spec = use.spec;
     spec.name = exchange.empty() ? options.control_exchange : std::string(exchange);
     CELLGW_RETURN_IF_ERROR(CheckName(
         "exchange", exchange.empty() ? "the cell's control_exchange" : "the exchange",
@@ -70,16 +72,17 @@ struct NotificationBridge::Cell {
     spec.type = "topic";
     spec.durable = options.amqp_durable_queues || options.rabbit_quorum_queue;
     spec.auto_delete = options.amqp_auto_delete;
-    return spec;
+    use.must_exist = spec.name != options.control_exchange;
+    return use;
   }
 
   // A queue oslo declares for notifications: the exchange's flags, quorum with
   // rabbit_quorum_queue, no arguments otherwise (no TTL).
-  QueueTopology Queue(const ExchangeSpec& exchange, std::string name) const {
+  QueueTopology Queue(const ExchangeUse& exchange, std::string name) const {
     QueueTopology queue;
     queue.spec.name = std::move(name);
-    queue.spec.durable = exchange.durable;
-    queue.spec.auto_delete = exchange.auto_delete;
+    queue.spec.durable = exchange.spec.durable;
+    queue.spec.auto_delete = exchange.spec.auto_delete;
     queue.quorum = options.rabbit_quorum_queue;
     return queue;
   }
@@ -231,7 +234,7 @@ void NotificationBridge::Notify(const NotifyRequest& request,
   absl::StatusOr<std::string> priority =
       CanonicalPriority(request.priority.empty() ? "info" : request.priority);
   if (!priority.ok()) return done(priority.status());
-  absl::StatusOr<ExchangeSpec> exchange = cell.Exchange(request.exchange);
+  absl::StatusOr<ExchangeUse> exchange = cell.Exchange(request.exchange);
   if (!exchange.ok()) return done(exchange.status());
   const std::string topic = request.topic.empty() ? std::string(kDefaultTopic) : request.topic;
   std::string routing_key = NotificationRoutingKey(topic, *priority);
@@ -273,8 +276,8 @@ void NotificationBridge::Notify(const NotifyRequest& request,
   // As oslo's notifier: the queue a listener without a pool would read, so that nothing
   // published before any listener exists is lost.
   publication.queue = cell.Queue(*exchange, routing_key);
-  publication.queue->bindings.push_back({exchange->name, routing_key});
-  publication.exchange = exchange->name;
+  publication.queue->bindings.push_back({exchange->spec.name, routing_key});
+  publication.exchange = exchange->spec.name;
   publication.routing_key = std::move(routing_key);
   publication.body = *std::move(body);
   NotificationObserver* observer = observer_;
@@ -296,7 +299,7 @@ absl::StatusOr<std::unique_ptr<NotificationSubscription>> NotificationBridge::Su
     return FieldError("max_unacked", absl::StrCat("must be 1 to ", kMaxUnackedLimit, " (got ",
                                                   request.max_unacked, ")"));
   }
-  CELLGW_ASSIGN_OR_RETURN(const ExchangeSpec exchange, cell->Exchange(request.exchange));
+  CELLGW_ASSIGN_OR_RETURN(const ExchangeUse exchange, cell->Exchange(request.exchange));
 
   // The names oslo's listener derives, duplicates dropped, order kept.
   std::vector<std::string> topics;
@@ -333,7 +336,7 @@ absl::StatusOr<std::unique_ptr<NotificationSubscription>> NotificationBridge::Su
       std::string key = NotificationRoutingKey(topics[t], priority);
       CELLGW_RETURN_IF_ERROR(CheckName(absl::StrCat("topics[", t, "]"),
                                        "the routing key \"<topic>.<priority>\"", key));
-      QueueTopology::Binding binding{exchange.name, key};
+      QueueTopology::Binding binding{exchange.spec.name, key};
       if (!request.pool.empty()) {
         topology.queues.front().bindings.push_back(std::move(binding));
       } else {

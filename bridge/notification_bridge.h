@@ -8,7 +8,9 @@
 // (consumer_connection.h), one per cell, started on first use.
 //
 // Topology, exactly as oslo.messaging 14's rabbit driver (wire spec §3, §12):
-//   exchange   <exchange or the cell's control_exchange>, type topic, the cell's flags
+//   exchange   <exchange or the cell's control_exchange>, type topic, the cell's flags; only
+//              the control exchange is created when missing, any other must exist already
+//              (as for casts and calls: callers cannot create exchanges)
 //   Notify     declares and binds queue "<topic>.<priority>" (flags of the exchange, quorum
 //              with rabbit_quorum_queue) before its first publish on a connection, so nothing
 //              is lost before a listener exists; publishes to routing key "<topic>.<priority>",
@@ -39,8 +41,9 @@
 //   INVALID_ARGUMENT     a field is malformed; the message starts with its name (cell, topic,
 //                        topics[1], priority, priorities[0], pool, payload_json, ...)
 //   NOT_FOUND            `cell` names no configured cell
-//   FAILED_PRECONDITION  the broker refused a declare (the cell's amqp_durable_queues /
-//                        amqp_auto_delete / rabbit_quorum_queue disagree with its services)
+//   FAILED_PRECONDITION  the named exchange does not exist, or the broker refused a declare
+//                        (the cell's amqp_durable_queues / amqp_auto_delete /
+//                        rabbit_quorum_queue disagree with its services)
 //   UNAVAILABLE          no broker connection, the connection lost before the confirm, a nack,
 //                        a subscription unable to consume for the cell's
 //                        subscription_outage_timeout, or shutdown

@@ -371,8 +371,13 @@ absl::StatusOr<std::shared_ptr<ServeSession>> ServeBridge::Serve(
 
   const ExchangeSpec exchange = cell->Exchange(exchange_name);
   SubscriptionTopology topology;
-  topology.exchanges.push_back(exchange);
-  topology.exchanges.push_back(ExchangeSpec{fanout_exchange, "fanout", false, true});
+  // As for casts and calls, a worker cannot create exchanges other than the cell's control
+  // exchange: another one it names must exist. Its `<topic>_fanout` is created, as an oslo
+  // server creates it (auto-delete: it goes with the topic's last fanout queue).
+  topology.exchanges.push_back(
+      ExchangeUse{exchange, /*must_exist=*/exchange_name != cell->options.control_exchange});
+  topology.exchanges.push_back(
+      ExchangeUse{ExchangeSpec{fanout_exchange, "fanout", false, true}, /*must_exist=*/false});
   topology.prefetch = static_cast<uint16_t>(std::min<uint32_t>(registration.max_in_flight, 65535));
   for (const std::string& name : {registration.topic, server_queue}) {
     QueueTopology queue;

@@ -16,10 +16,10 @@
 // calls the gRPC service over an in-process channel, so HTTP requests are RPCs like any other.
 //
 // Shutdown order (Shutdown()): health goes NOT_SERVING and new RPCs (HTTP ones too) are
-// refused with UNAVAILABLE; requests in flight get up to the grace period to finish; then
-// Subscribe and Serve streams end with UNAVAILABLE (what they had not acknowledged goes back
-// to the queues); the HTTP front stops (its workers have no call left to wait for); the gRPC
-// server stops; and last the bridges close their AMQP connections cleanly.
+// refused with UNAVAILABLE; requests in flight get up to the grace period to finish; the
+// bridges end what is left (Subscribe and Serve streams end with UNAVAILABLE, and what they
+// had not acknowledged goes back to the queues) and close their AMQP connections cleanly; the
+// HTTP front stops (its workers have no call left to wait for); then the gRPC server stops.
 #ifndef CELLGW_GATEWAY_GATEWAY_SERVER_H_
 #define CELLGW_GATEWAY_GATEWAY_SERVER_H_
 

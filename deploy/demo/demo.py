@@ -14,7 +14,9 @@ It starts, all on loopback and all private to this run:
     caps the compute API at release "antelope" (6.2) and serves /metrics;
 then talks to the services through the gateway with bazel-bin/client/cellgw-cli (each
 command printed as a user would type it, then its output) and once from Python
-(deploy/demo/python_client.py), and checks every answer. Whatever it started is stopped by
+(deploy/demo/python_client.py), subscribes to the services' oslo.messaging notifications
+from a gRPC client and sends one back to a NotificationListener
+(deploy/demo/python_notifications.py), and checks every answer. Whatever it started is stopped by
 PID at the end, also after an error or Ctrl-C. Exit status 0 only when every step behaved
 as expected. --keep keeps the work directory (config, logs) even after success.
 """
@@ -51,6 +53,10 @@ PY_CLIENT = 'deploy/demo/python_client.py'
 CPP_WORKER = 'bazel-bin/client/cellgw-example-worker'
 PY_WORKER = 'deploy/demo/python_worker.py'
 OSLO_CLIENT = 'tests/support/oslo_client.py'
+PY_NOTIFICATIONS = 'deploy/demo/python_notifications.py'
+# compute-1 also runs an oslo.messaging NotificationListener in this pool.
+LISTENER_SERVER = 'compute-1'
+LISTENER_POOL = 'audit'
 SERVERS = ('compute-1', 'compute-2', 'compute-3')
 CELL = 'cell1'
 # The services answer API 6.2; the gateway caps "compute" at the alias "antelope" = 6.2,
@@ -278,6 +284,8 @@ class Demo(object):
         self.metrics_url = None
         self.password = None
         self.results = []      # (title, ok, detail)
+        self.subscriber = None   # the gRPC subscriber (Popen) of the notification steps
+        self.subscriber_lines = queue.Queue()
         self.step_total = 0
 
     def path(self, *parts):
@@ -308,6 +316,8 @@ class Demo(object):
             argv = [PYTHON, SERVICE, '--url', self.cell_url(), '--server', server,
                     '--topic', 'compute', '--exchange', 'nova', '--api-version', API_VERSION,
                     '--cores', str(16 * (index + 1))]
+            if server == LISTENER_SERVER:
+                argv += ['--listen-notifications', LISTENER_POOL]
             show_command(argv, background=True)
             stderr = open(self.path('%s.stderr.log' % server), 'wb')
             try:
@@ -373,6 +383,17 @@ class Demo(object):
         env = dict(os.environ, CELLGW_ADDR=self.addr)
         result = subprocess.run(argv, capture_output=True, text=True, env=env,
                                 timeout=COMMAND_TIMEOUT_S)
+        return result
+
+    def python(self, script, *args):
+        """Runs one of the demo's Python clients as a user would, printing the command and
+        what it printed."""
+        argv = [PYTHON, script] + list(args)
+        show_command(argv)
+        env = dict(os.environ, CELLGW_ADDR=self.addr)
+        result = subprocess.run(argv, capture_output=True, text=True, env=env,
+                                timeout=COMMAND_TIMEOUT_S)
+        show_output(result.stdout + result.stderr)
         return result
 
     def step(self, title, function):
@@ -477,12 +498,7 @@ class Demo(object):
         return 'refused before sending, as oslo.messaging\'s RPCVersionCapError would be'
 
     def step_python(self):
-        argv = [PYTHON, PY_CLIENT]
-        show_command(argv)
-        env = dict(os.environ, CELLGW_ADDR=self.addr)
-        r = subprocess.run(argv, capture_output=True, text=True, env=env,
-                           timeout=COMMAND_TIMEOUT_S)
-        show_output(r.stdout + r.stderr)
+        r = self.python(PY_CLIENT)
         expect(r.returncode == 0, 'python_client.py exited %d' % r.returncode)
         self.events.wait_for(
             lambda s, t: t.startswith('get_host_info') or t.startswith('reserve_cores'), 2,
@@ -523,16 +539,94 @@ class Demo(object):
         expect(out_py == str(U64_MAX + 1), 'the Python worker did not answer the oslo client')
         return 'oslo RPC client -> cellgw -> C++ and Python gRPC workers, results exact'
 
+    def subscriber_line(self, what, predicate=lambda text: True):
+        """The subscriber's next output line satisfying `predicate` (printed as it comes)."""
+        deadline = time.monotonic() + EVENT_TIMEOUT_S
+        while True:
+            try:
+                line = self.subscriber_lines.get(timeout=max(deadline - time.monotonic(), 0))
+            except queue.Empty:
+                raise StepFailed('%s: nothing within %d s' % (what, EVENT_TIMEOUT_S))
+            if line is None:
+                raise StepFailed('%s: the subscriber exited (status %s)' % (
+                    what, self.subscriber.wait()))
+            who, _, text = line.partition(': ')
+            out('%s   [grpc %s] %s%s' % (STYLE.dim, who, text, STYLE.reset))
+            if predicate(line):
+                return line
+
+    def step_subscribe(self):
+        argv = [PYTHON, PY_NOTIFICATIONS, 'subscribe', '--topic', 'notifications',
+                '--count', '3']
+        show_command(argv, background=True)
+        env = dict(os.environ, CELLGW_ADDR=self.addr)
+        self.subscriber = spawn(argv, subprocess.PIPE, subprocess.STDOUT, env=env)
+
+        def read():
+            for raw in self.subscriber.stdout:
+                self.subscriber_lines.put(raw.decode('utf-8', 'replace').rstrip('\n'))
+            self.subscriber_lines.put(None)
+        threading.Thread(target=read, name='read-subscriber', daemon=True).start()
+        self.subscriber_line('the subscription', lambda t: t == 'subscriber: subscribed')
+        # Step 4's cast made a service notify before anyone listened: oslo's notifier declared
+        # the queue, which kept it.
+        line = self.subscriber_line('the notification of step 4',
+                                    lambda t: 'req-demo-resize' in t)
+        expect(json.loads(line.split(': ', 1)[1])['payload']['instance']['name'] == 'web-1',
+               'step 4\'s payload garbled')
+        note('that one was sent in step 4, before anyone subscribed: the queue oslo\'s notifier '
+             'declares kept it. Now a cast makes a compute service send one more')
+        r = self.cli('cast', '--topic', 'compute', '--version', REQUEST_VERSION,
+                     '--context', '{"request_id": "req-demo-notify", "user_id": "alice"}',
+                     'resize_instance', '{"instance": "db-2", "flavor": "m1.small"}')
+        show_output(r.stdout + r.stderr)
+        expect(r.returncode == 0, 'cast exited %d' % r.returncode)
+        sent = self.events.wait_for(
+            lambda s, t: t.startswith('notified compute.instance.resize.end'), 1,
+            'the service notifying')
+        line = self.subscriber_line('the notification', lambda t: 'req-demo-notify' in t)
+        got = json.loads(line.split(': ', 1)[1])
+        expect(got['publisher_id'] == 'compute.%s' % sent[0][0],
+               'publisher_id %s, not compute.%s' % (got['publisher_id'], sent[0][0]))
+        expect(got['payload']['instance'] == 'db-2', 'payload garbled')
+        expect(got['context'].get('request_id') == 'req-demo-notify', 'context garbled')
+        expect(got['priority'] == 'info', 'priority %s' % got['priority'])
+        return ('compute.instance.resize.end of step 4 (kept in the queue) and of %s arrived '
+                'in the gRPC stream with payload and context' % sent[0][0])
+
+    def step_notify(self):
+        r = self.python(PY_NOTIFICATIONS, 'notify', '--publisher-id', 'billing.demo',
+                        '--event-type', 'billing.invoice.created', '--priority', 'audit',
+                        '--payload', json.dumps({'invoice': 'INV-7', 'cents': U64_MAX}),
+                        '--context', '{"request_id": "req-demo-invoice"}')
+        expect(r.returncode == 0, 'notify exited %d' % r.returncode)
+        message_id = json.loads(r.stdout)['message_id']
+        got = self.events.wait_for(
+            lambda s, t: s == LISTENER_SERVER and 'billing.invoice.created' in t, 1,
+            'the NotificationListener receiving it')
+        expect(str(U64_MAX) in got[0][1], 'the big integer did not arrive exactly')
+        line = self.subscriber_line('the notification in the gRPC stream',
+                                    lambda t: 'billing.invoice.created' in t)
+        expect(json.loads(line.split(': ', 1)[1])['message_id'] == message_id,
+               'another message_id in the stream')
+        self.subscriber_line('the stream ending', lambda t: t.startswith('subscriber: stream'))
+        code = self.subscriber.wait(timeout=EVENT_TIMEOUT_S)
+        expect(code == 0, 'the subscriber exited %s' % code)
+        return ('Notify reached %s\'s oslo NotificationListener (pool "%s") and the gRPC '
+                'subscriber, which then ended its stream' % (LISTENER_SERVER, LISTENER_POOL))
+
     def step_metrics(self):
         wanted = ('cellgw_requests_total{', 'cellgw_amqp_connection_up{',
-                  'cellgw_amqp_messages_published_total{')
+                  'cellgw_amqp_messages_published_total{',
+                  'cellgw_notifications_delivered_total{',
+                  'cellgw_notifications_acknowledged_total{')
         pattern = '^(%s)' % '|'.join(w.rstrip('{') for w in wanted)
         out('%s$ curl -s %s | grep -E %s%s' % (STYLE.bold, self.metrics_url,
                                               shlex.quote(pattern), STYLE.reset))
         # Fetched with urllib, so the demo needs no curl; the output is the same.
         text = read_metrics(self.metrics_url)
         lines = [l for l in text.splitlines() if l.startswith(wanted)]
-        show_output('\n'.join(lines), limit=14)
+        show_output('\n'.join(lines), limit=16)
         note('%d lines in all: request counts and durations by cell, kind and status code; '
              'broker connections; publishes, confirms, returns; dropped replies' %
              len(text.splitlines()))
@@ -555,8 +649,12 @@ class Demo(object):
             ('7. over the version cap (compute capped at antelope = 6.2)',
              self.step_version_cap),
             ('8. the same API from Python (generated stubs)', self.step_python),
-            ('9. the gateway\'s /metrics', self.step_metrics),
-            ('10. serving oslo topics from gRPC workers (C++ and Python)', self.step_workers),
+            ('9. subscribe: a service\'s oslo.messaging notification in a gRPC stream',
+             self.step_subscribe),
+            ('10. notify: from gRPC to an oslo NotificationListener (and the stream)',
+             self.step_notify),
+            ('11. serving oslo topics from gRPC workers (C++ and Python)', self.step_workers),
+            ('12. the gateway\'s /metrics', self.step_metrics),
         ]
         self.step_total = len(steps)
         for title, function in steps:
@@ -570,6 +668,11 @@ class Demo(object):
         heading('Stopping everything this demo started')
         problems = []
         pids = []
+        if self.subscriber is not None:
+            pids.append(self.subscriber.pid)
+            code = stop_process(self.subscriber)
+            note('the gRPC subscriber (pid %d) stopped, exit status %s' % (
+                self.subscriber.pid, code))
         if self.gateway is not None:
             pids.append(self.gateway.pid)
             code = stop_process(self.gateway)
@@ -672,8 +775,8 @@ def main(argv=None):
     for problem in problems:
         out('  %sFAILED%s clean-up: %s' % (STYLE.red, STYLE.reset, problem))
     if success:
-        out('%sAll %d steps behaved as expected.%s cellgw carried casts, calls and fanouts '
-            'between its gRPC API and real oslo.messaging services.' % (
+        out('%sAll %d steps behaved as expected.%s cellgw carried casts, calls, fanouts and '
+            'notifications between its gRPC API and real oslo.messaging services.' % (
                 STYLE.green, len(demo.results), STYLE.reset))
         if args.keep:
             out('Config and logs kept in %s' % workdir)

@@ -13,8 +13,15 @@ Endpoints (topic "compute", API version 6.2, like nova's ComputeManager):
   get_host_info()                   call: a dict with a 64-bit counter and unicode text
   reserve_cores(cores)              call: raises demo_exceptions.CoreQuotaExceeded (with
                                     kwargs) when fewer cores are free
-  resize_instance(instance, flavor) cast target: prints what it received
+  resize_instance(instance, flavor) cast target: prints what it received, then sends the
+                                    notification compute.instance.resize.end (INFO, topic
+                                    "notifications", publisher "compute.<server>") with a
+                                    real oslo.messaging Notifier, as nova-compute does
   refresh_cache()                   fanout target: every compute service prints it
+
+With --listen-notifications POOL it also runs a real NotificationListener on topic
+"notifications" in that pool and prints "<server>: notification <event_type> from
+<publisher_id> <payload JSON>" for each one it receives.
 
 stdout gets one line per event, "<server>: <what happened>", flushed at once, so a person
 (or the demo) can follow what arrived: "<server>: ready ..." once listening, then
@@ -61,8 +68,9 @@ def request_tag(ctxt):
 class ComputeManager(object):
     """The RPC endpoint: what nova-compute's manager is to nova."""
 
-    def __init__(self, host, api_version, total_cores):
+    def __init__(self, host, api_version, total_cores, notifier):
         self.host = host
+        self._notifier = notifier
         self.target = oslo_messaging.Target(version=api_version)
         self._total_cores = total_cores
         self._reserved_cores = 0
@@ -97,9 +105,26 @@ class ComputeManager(object):
     def resize_instance(self, ctxt, instance, flavor):
         say(self.host, 'resize_instance(instance=%s, flavor=%s)%s' % (
             show(instance), show(flavor), request_tag(ctxt)))
+        self._notifier.info(ctxt, 'compute.instance.resize.end',
+                            {'instance': instance, 'flavor': flavor, 'host': self.host})
+        say(self.host, 'notified compute.instance.resize.end%s' % request_tag(ctxt))
 
     def refresh_cache(self, ctxt):
         say(self.host, 'refresh_cache()%s' % request_tag(ctxt))
+
+
+class NotificationPrinter(object):
+    """A NotificationListener endpoint for every priority: prints what arrives."""
+
+    def __init__(self, host):
+        self.host = host
+
+    def _print(self, ctxt, publisher_id, event_type, payload, metadata):
+        say(self.host, 'notification %s from %s %s%s' % (
+            event_type, publisher_id, show(payload), request_tag(ctxt)))
+        return oslo_messaging.NotificationResult.HANDLED
+
+    audit = debug = info = warn = error = critical = sample = _print
 
 
 def main(argv=None):
@@ -113,6 +138,8 @@ def main(argv=None):
                         help='version of the endpoint (default %(default)s)')
     parser.add_argument('--cores', type=int, default=16,
                         help='cores this host has (default %(default)s)')
+    parser.add_argument('--listen-notifications', metavar='POOL',
+                        help='also listen for notifications in this pool')
     args = parser.parse_args(argv)
 
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
@@ -128,18 +155,34 @@ def main(argv=None):
     cfg.CONF.set_override('metrics_thread_stop_timeout', 0,
                           group='oslo_messaging_metrics')
     transport = oslo_messaging.get_rpc_transport(cfg.CONF, url=args.url)
+    notification_transport = oslo_messaging.get_notification_transport(cfg.CONF, url=args.url)
+    notifier = oslo_messaging.Notifier(notification_transport,
+                                       publisher_id='compute.%s' % args.server,
+                                       driver='messagingv2', topics=['notifications'])
     target = oslo_messaging.Target(topic=args.topic, server=args.server)
     server = oslo_messaging.get_rpc_server(
-        transport, target, [ComputeManager(args.server, args.api_version, args.cores)],
+        transport, target,
+        [ComputeManager(args.server, args.api_version, args.cores, notifier)],
         executor='threading')
     server.start()   # queues are declared and bound when this returns
+    listener = None
+    if args.listen_notifications:
+        listener = oslo_messaging.get_notification_listener(
+            notification_transport, [oslo_messaging.Target(topic='notifications')],
+            [NotificationPrinter(args.server)], executor='threading',
+            pool=args.listen_notifications)
+        listener.start()
     say(args.server, "ready: listening on topic '%s' (exchange '%s', API version %s)" % (
         args.topic, args.exchange, args.api_version))
 
     signal.sigwait(signals)
+    if listener is not None:
+        listener.stop()
+        listener.wait()
     server.stop()
     server.wait()
     transport.cleanup()
+    notification_transport.cleanup()
     say(args.server, 'stopped')
     return 0
 

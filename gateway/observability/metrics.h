@@ -23,8 +23,6 @@
 //   cellgw_http_request_duration_seconds{route}         histogram, 100 us .. 60 s
 //   cellgw_http_requests_in_flight{route}               gauge
 //
-// HTTP requests that reach the gRPC service (gateway/http calls it in-process) are also
-// counted in the cellgw_requests_* series, like any gRPC request.
 // Notifications (NotificationObserver), per configured cell:
 //   cellgw_notifications_published_total{cell}          counter: Notify confirmed by the broker
 //   cellgw_notifications_delivered_total{cell}          counter: handed to a subscriber's stream
@@ -35,6 +33,9 @@
 //                                                       event_type filtered out
 //   cellgw_notifications_dropped_total{cell,reason}     counter, reason = malformed | oversized
 //   cellgw_notification_subscribers{cell}               gauge: live subscriptions
+//
+// HTTP requests that reach the gRPC service (gateway/http calls it in-process) are also
+// counted in the cellgw_requests_* series, like any gRPC request.
 //
 // Thread-safety: every method may be called from any thread. prometheus-cpp throws on bad
 // names and on a failed bind; the constructor and Serve() catch that and report a status.

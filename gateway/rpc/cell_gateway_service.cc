@@ -41,13 +41,6 @@ absl::Time GrpcDeadline(const grpc::CallbackServerContext* context) {
   return absl::FromChrono(deadline);
 }
 
-std::string CallerRequestId(const grpc::CallbackServerContext* context) {
-  const auto& metadata = context->client_metadata();
-  auto it = metadata.find(std::string(kRequestIdHeader));
-  if (it == metadata.end()) return "";
-  return std::string(it->second.data(), it->second.size());
-}
-
 }  // namespace
 
 CellGatewayService::CellGatewayService(bridge::RpcBridge* bridge, GatewayMetrics* metrics,
@@ -78,7 +71,7 @@ CellGatewayService::Request* CellGatewayService::Begin(grpc::CallbackServerConte
                               CapForLog(CellLabel(target == nullptr ? "" : target->cell())),
                               CapForLog(target == nullptr ? "" : target->topic()),
                               CapForLog(method),
-                              ChooseRequestId(CallerRequestId(context)),
+                              RequestIdOf(*context),
                               absl::Now()};
   context->AddInitialMetadata(std::string(kRequestIdHeader), request->request_id);
   {

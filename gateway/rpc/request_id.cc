@@ -15,4 +15,11 @@ std::string ChooseRequestId(absl::string_view from_caller) {
   return absl::StrCat("req-", NewUuidDashed());
 }
 
+std::string RequestIdOf(const grpc::ServerContextBase& context) {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find(std::string(kRequestIdHeader));
+  if (it == metadata.end()) return ChooseRequestId("");
+  return ChooseRequestId(absl::string_view(it->second.data(), it->second.size()));
+}
+
 }  // namespace cellgw::gateway

@@ -5,6 +5,8 @@
 #ifndef CELLGW_GATEWAY_RPC_REQUEST_ID_H_
 #define CELLGW_GATEWAY_RPC_REQUEST_ID_H_
 
+#include <grpcpp/server_context.h>
+
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -16,6 +18,9 @@ inline constexpr absl::string_view kRequestIdHeader = "x-request-id";
 // `from_caller` when it is a usable id (1..128 printable ASCII characters), else a new
 // "req-<uuid4>". Ids are echoed in logs and metadata, so anything else is not trusted.
 std::string ChooseRequestId(absl::string_view from_caller);
+
+// The request id of the RPC on `context`: ChooseRequestId of its x-request-id metadata.
+std::string RequestIdOf(const grpc::ServerContextBase& context);
 
 }  // namespace cellgw::gateway
 

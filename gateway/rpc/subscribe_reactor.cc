@@ -15,16 +15,6 @@
 #include "gateway/rpc/status_mapper.h"
 
 namespace cellgw::gateway {
-namespace {
-
-std::string CallerRequestId(const grpc::CallbackServerContext* context) {
-  const auto& metadata = context->client_metadata();
-  auto it = metadata.find(std::string(kRequestIdHeader));
-  if (it == metadata.end()) return "";
-  return std::string(it->second.data(), it->second.size());
-}
-
-}  // namespace
 
 // The stream's state shared by the gRPC threads (reads, write completions, cancellation) and
 // the cell's consumer-connection thread (notifications, the end). Every operation on the
@@ -232,7 +222,7 @@ SubscribeReactor::SubscribeReactor(grpc::CallbackServerContext* context,
                                    const SubscribeEnvironment& env)
     : context_(context),
       env_(env),
-      request_id_(ChooseRequestId(CallerRequestId(context))),
+      request_id_(RequestIdOf(*context)),
       start_(absl::Now()),
       stream_(std::make_shared<Stream>(this)) {
   context_->AddInitialMetadata(std::string(kRequestIdHeader), request_id_);

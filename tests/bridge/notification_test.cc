@@ -57,6 +57,20 @@ void ExpectFieldsOf(const WireVector& vector, const ReceivedNotification& got) {
   EXPECT_EQ(PythonStyle(got.context_json), ExpectedContext(vector));
 }
 
+// What a Notifier would send to produce `fields` (the views point into `fields`).
+NotificationToSend SendFrom(const ReceivedNotification& fields) {
+  NotificationToSend send;
+  send.message_id = fields.message_id;
+  send.publisher_id = fields.publisher_id;
+  send.event_type = fields.event_type;
+  send.priority = fields.priority;
+  send.payload_json = fields.payload_json;
+  send.timestamp = fields.timestamp;
+  send.unique_id = fields.unique_id;
+  send.context_json = fields.context_json;
+  return send;
+}
+
 class EnvelopedVectorTest : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(EnvelopedVectorTest, DecodesEveryFieldExactly) {
@@ -70,16 +84,7 @@ TEST_P(EnvelopedVectorTest, EncodesTheSameFieldsToTheCapturedBodyByteForByte) {
   const WireVector vector = LoadWireVector(GetParam());
   absl::StatusOr<ReceivedNotification> fields = DecodeNotification(vector.body);
   ASSERT_TRUE(fields.ok()) << fields.status();
-  NotificationToSend send;
-  send.message_id = fields->message_id;
-  send.publisher_id = fields->publisher_id;
-  send.event_type = fields->event_type;
-  send.priority = fields->priority;
-  send.payload_json = fields->payload_json;
-  send.timestamp = fields->timestamp;
-  send.unique_id = fields->unique_id;
-  send.context_json = fields->context_json;
-  absl::StatusOr<std::string> body = EncodeNotification(send);
+  absl::StatusOr<std::string> body = EncodeNotification(SendFrom(*fields));
   ASSERT_TRUE(body.ok()) << body.status();
   EXPECT_EQ(*body, vector.body);
 }
@@ -114,14 +119,8 @@ TEST(EncodeNotificationTest, DropsContextKeysOffOsloSafeListAsTheNotifierDid) {
       R"({"user_id": "u-7e1f", "auth_token": "SECRET", "project_id": "p-42", )"
       R"("request_id": "req-5f0c2f1e-0d8e-4a55-9c5e-3c2b7f6a9b10", "is_admin": false, )"
       R"("custom": {"x": 1}, "roles": ["member", "reader"]})";
-  NotificationToSend send;
-  send.message_id = fields->message_id;
-  send.publisher_id = fields->publisher_id;
-  send.event_type = fields->event_type;
-  send.priority = fields->priority;
+  NotificationToSend send = SendFrom(*fields);
   send.payload_json = R"({"instance_id":"i-1","vcpus":2})";  // compact: re-emitted
-  send.timestamp = fields->timestamp;
-  send.unique_id = fields->unique_id;
   send.context_json = context;
   absl::StatusOr<std::string> body = EncodeNotification(send);
   ASSERT_TRUE(body.ok()) << body.status();

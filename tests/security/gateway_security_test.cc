@@ -733,5 +733,70 @@ TEST_F(GatewaySecurityTest, NoSecretInLogsErrorsMetricsOrListCells) {
   }
 }
 
+TEST_F(GatewaySecurityTest, NotifyAndSubscribeNeedGrantsOfTheirOwnKinds) {
+  // scheduler may notify and subscribe on "notifications"; conductor's grant (no kinds)
+  // covers call, cast and fanout only, on every topic.
+  StartGateway(R"(security:
+  tokens_file: $TOKENS
+  policy:
+    - identity: scheduler
+      cells: ["cell*"]
+      topics: [notifications]
+      kinds: [notify, subscribe]
+    - identity: conductor
+      cells: ["*"]
+      topics: ["*"]
+      methods: ["*"]
+)");
+  auto stub = Stub(Plaintext());
+  const auto notify = [&](const std::vector<std::string>& auth, const std::string& topic) {
+    grpc::ClientContext context;
+    for (const std::string& value : auth) context.AddMetadata("authorization", value);
+    v1::NotifyRequest request;
+    request.set_cell("cell1");
+    request.set_topic(topic);
+    request.set_publisher_id("security.test");
+    request.set_event_type("security.event");
+    v1::NotifyResponse response;
+    return stub->Notify(&context, request, &response);
+  };
+  EXPECT_TRUE(notify(kScheduler, "").ok());  // "" is "notifications"
+  EXPECT_EQ(notify(kScheduler, "audit_log").error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(notify(kConductor, "").error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(notify({}, "").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+
+  // A subscription is authorised for each of its topics before anything is declared.
+  const auto subscribe = [&](const std::vector<std::string>& auth,
+                             const std::vector<std::string>& topics, bool* live) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    for (const std::string& value : auth) context.AddMetadata("authorization", value);
+    auto stream = stub->Subscribe(&context);
+    v1::SubscribeRequest request;
+    request.set_cell("cell1");
+    for (const std::string& topic : topics) request.add_topics(topic);
+    stream->Write(request);
+    stream->WaitForInitialMetadata();
+    *live = context.GetServerInitialMetadata().count("x-cellgw-subscription") > 0;
+    stream->WritesDone();
+    v1::Notification ignored;
+    while (stream->Read(&ignored)) {
+    }
+    return stream->Finish();
+  };
+  bool live = false;
+  EXPECT_TRUE(subscribe(kScheduler, {"notifications"}, &live).ok());
+  EXPECT_TRUE(live);
+  grpc::Status status = subscribe(kScheduler, {"notifications", "audit_log"}, &live);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << status.error_message();
+  EXPECT_FALSE(live);
+  EXPECT_EQ(subscribe(kConductor, {}, &live).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(subscribe({}, {}, &live).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  // Refused subscriptions declared nothing: only the granted one's queues exist.
+  absl::StatusOr<std::string> queues = node_->Ctl({"list_queues", "name"});
+  ASSERT_TRUE(queues.ok()) << queues.status();
+  EXPECT_EQ(queues->find("audit_log."), std::string::npos) << *queues;
+}
+
 }  // namespace
 }  // namespace cellgw::testing

@@ -30,6 +30,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from oslo_config import cfg  # noqa: E402
 import oslo_messaging  # noqa: E402
 
+import oslo_peer  # noqa: E402
+
 
 def _json_object(parser, text, what):
     """`text` parsed as a JSON object; a usage error (exit 2) otherwise."""
@@ -82,12 +84,7 @@ def main(argv=None):
     kwargs = _json_object(parser, args.args_json, 'ARGS_JSON')
     ctxt = _json_object(parser, args.context_json, 'CONTEXT_JSON')
 
-    oslo_messaging.set_transport_defaults(control_exchange=args.exchange)
-    cfg.CONF([], project='cellgw-test')
-    # oslo.messaging 14.0 starts a non-daemon metrics thread per client
-    # that lingers 10 s after its last use, delaying every exit.
-    cfg.CONF.set_override('metrics_thread_stop_timeout', 0,
-                          group='oslo_messaging_metrics')
+    oslo_peer.configure(args.exchange)
     transport = oslo_messaging.get_rpc_transport(
         cfg.CONF, url=args.url, allowed_remote_exmods=['cellgw_test_exc'])
     try:

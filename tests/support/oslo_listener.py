@@ -22,21 +22,14 @@ import json
 import os
 import signal
 import sys
-import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from oslo_config import cfg  # noqa: E402
 import oslo_messaging  # noqa: E402
 
-_out_lock = threading.Lock()
-
-
-def emit(record):
-    line = json.dumps(record, sort_keys=True)
-    with _out_lock:
-        sys.stdout.write(line + '\n')
-        sys.stdout.flush()
+from oslo_peer import emit  # noqa: E402
+import oslo_peer  # noqa: E402
 
 
 class Endpoint(object):
@@ -69,12 +62,8 @@ def main(argv=None):
     parser.add_argument('--pool')
     args = parser.parse_args(argv)
 
-    signals = {signal.SIGTERM, signal.SIGINT}
-    signal.pthread_sigmask(signal.SIG_BLOCK, signals)
-    oslo_messaging.set_transport_defaults(control_exchange=args.exchange)
-    cfg.CONF([], project='cellgw-test')
-    cfg.CONF.set_override('metrics_thread_stop_timeout', 0,
-                          group='oslo_messaging_metrics')
+    signals = oslo_peer.block_stop_signals()
+    oslo_peer.configure(args.exchange)
     transport = oslo_messaging.get_notification_transport(cfg.CONF,
                                                           url=args.url)
     targets = [oslo_messaging.Target(topic=topic)

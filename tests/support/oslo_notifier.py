@@ -34,11 +34,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from oslo_config import cfg  # noqa: E402
 import oslo_messaging  # noqa: E402
-import oslo_messaging.opts  # noqa: E402
 from oslo_messaging.notify import messaging as notify_messaging  # noqa: E402
+
+import oslo_peer  # noqa: E402
 
 
 def emit(record):
+    """One JSON line, keys in the message's own order (the test compares them)."""
     sys.stdout.write(json.dumps(record) + '\n')
     sys.stdout.flush()
 
@@ -80,16 +82,7 @@ def main(argv=None):
     seq.add_argument('--event-type', default='compute.seq')
     args = parser.parse_args(argv)
 
-    oslo_messaging.set_transport_defaults(control_exchange=args.exchange)
-    cfg.CONF([], project='cellgw-test')
-    cfg.CONF.set_override('metrics_thread_stop_timeout', 0,
-                          group='oslo_messaging_metrics')
-    if args.durable:
-        for group, opts in oslo_messaging.opts.list_opts():
-            if group == 'oslo_messaging_rabbit':
-                cfg.CONF.register_opts(opts, group=group)
-        cfg.CONF.set_override('amqp_durable_queues', True,
-                              group='oslo_messaging_rabbit')
+    oslo_peer.configure(args.exchange, durable=args.durable)
     record_sent_messages()
     transport = oslo_messaging.get_notification_transport(cfg.CONF,
                                                           url=args.url)

@@ -28,31 +28,20 @@ Namespace "admin", version 2.0: ns_only() -> "from admin namespace".
 
 import argparse
 import functools
-import json
 import logging
 import os
 import signal
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from oslo_config import cfg  # noqa: E402
 import oslo_messaging  # noqa: E402
-import oslo_messaging.opts  # noqa: E402
 
 import cellgw_test_exc  # noqa: E402
-
-_out_lock = threading.Lock()
-
-
-def emit(record):
-    """Writes one JSON line to stdout; safe from the executor's threads."""
-    line = json.dumps(record, sort_keys=True, default=repr)
-    with _out_lock:
-        sys.stdout.write(line + '\n')
-        sys.stdout.flush()
+from oslo_peer import emit  # noqa: E402
+import oslo_peer  # noqa: E402
 
 
 def invoked(method):
@@ -136,26 +125,8 @@ def main(argv=None):
     logging.basicConfig(stream=sys.stderr,
                         level=logging.DEBUG if args.verbose else
                         logging.WARNING)
-    # Blocked before any thread exists, so every thread inherits the mask and
-    # only sigwait() below sees them: shutdown runs on the main thread.
-    signals = {signal.SIGTERM, signal.SIGINT}
-    signal.pthread_sigmask(signal.SIG_BLOCK, signals)
-
-    # Before the transport exists: its exchange is read from this default.
-    oslo_messaging.set_transport_defaults(control_exchange=args.exchange)
-    cfg.CONF([], project='cellgw-test')
-    # oslo.messaging 14.0 starts a non-daemon metrics thread per client
-    # that lingers 10 s after its last use, delaying every exit.
-    cfg.CONF.set_override('metrics_thread_stop_timeout', 0,
-                          group='oslo_messaging_metrics')
-    if args.durable:
-        # The driver registers its options only when the transport is created,
-        # and reads them right then: register them first so the override holds.
-        for group, opts in oslo_messaging.opts.list_opts():
-            if group == 'oslo_messaging_rabbit':
-                cfg.CONF.register_opts(opts, group=group)
-        cfg.CONF.set_override('amqp_durable_queues', True,
-                              group='oslo_messaging_rabbit')
+    signals = oslo_peer.block_stop_signals()
+    oslo_peer.configure(args.exchange, durable=args.durable)
     transport = oslo_messaging.get_rpc_transport(cfg.CONF, url=args.url)
     target = oslo_messaging.Target(topic=args.topic, server=args.server)
     server = oslo_messaging.get_rpc_server(

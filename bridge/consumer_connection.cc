@@ -388,6 +388,7 @@ class ConsumerConnection::Loop : public AmqpConnection::ChannelHandler {
     spec.exchange = publication.exchange;
     spec.routing_key = publication.routing_key;
     spec.body = publication.body;
+    spec.mandatory = publication.mandatory;
     absl::StatusOr<uint64_t> seq = conn_->Publish(spec);
     if (!seq.ok()) {
       Complete(publication, seq.status());

@@ -146,6 +146,9 @@ struct Publication {
   std::string exchange;
   std::string routing_key;
   std::string body;
+  // basic.publish's mandatory flag (oslo's RPC replies set it). A message the broker returns
+  // (no queue matched) is confirmed all the same and is not reported: it is lost.
+  bool mandatory = false;
   // Runs once: OK on the broker's confirm, or why not (see the header comment).
   std::function<void(absl::Status)> on_confirmed;
 };

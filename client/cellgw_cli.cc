@@ -33,9 +33,17 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "client/cellgw_client.h"
+#include "client/connection_settings.h"
 
 ABSL_FLAG(std::string, addr, "",
           "gateway address HOST:PORT (default 127.0.0.1:50051, or $CELLGW_ADDR)");
+ABSL_FLAG(std::string, ca_file, "",
+          "PEM CAs for the gateway's certificate; turns TLS on (or $CELLGW_CA_FILE)");
+ABSL_FLAG(std::string, cert_file, "",
+          "client certificate (PEM) for mutual TLS (or $CELLGW_CERT_FILE)");
+ABSL_FLAG(std::string, key_file, "", "its private key (PEM) (or $CELLGW_KEY_FILE)");
+ABSL_FLAG(std::string, token, "",
+          "sent as authorization: Bearer TOKEN (or $CELLGW_TOKEN)");
 ABSL_FLAG(std::string, cell, "", "cell to route to (optional when the gateway has one cell)");
 ABSL_FLAG(std::string, topic, "", "target topic (required for call/cast/fanout)");
 ABSL_FLAG(std::string, exchange, "", "topic exchange (default: the cell's control_exchange)");
@@ -46,7 +54,7 @@ ABSL_FLAG(std::string, context, "", "request context, a JSON object (default {})
 ABSL_FLAG(std::string, timeout, "", "call timeout in SECONDS (default: the cell's, 60 s)");
 ABSL_FLAG(std::string, call_monitor_timeout, "",
           "oslo's call monitoring: SECONDS between the server's heartbeats");
-ABSL_FLAG(std::string, deadline, "", "gRPC deadline for the request, in SECONDS");
+ABSL_FLAG(std::string, deadline, "", "gRPC deadline for the request, in SECONDS (default 30)");
 ABSL_FLAG(std::string, request_id, "", "sent as x-request-id");
 
 namespace {
@@ -205,9 +213,12 @@ int main(int argc, char** argv) {
 
   if (positional.empty()) return UsageError("no command given");
   const std::string command = positional[0];
-  std::string addr = "127.0.0.1:50051";
-  if (const char* env = std::getenv("CELLGW_ADDR"); env != nullptr && *env) addr = env;
-  if (given("addr")) addr = absl::GetFlag(FLAGS_addr);
+  cellgw::client::ConnectionSettings settings = cellgw::client::SettingsFromEnvironment();
+  if (given("addr")) settings.address = absl::GetFlag(FLAGS_addr);
+  if (given("ca_file")) settings.ca_file = absl::GetFlag(FLAGS_ca_file);
+  if (given("cert_file")) settings.cert_file = absl::GetFlag(FLAGS_cert_file);
+  if (given("key_file")) settings.key_file = absl::GetFlag(FLAGS_key_file);
+  if (given("token")) settings.token = absl::GetFlag(FLAGS_token);
 
   // A number of seconds from a flag that was given; exits 2 when it is not one.
   auto seconds_flag = [&](const absl::Flag<std::string>& flag, double* out) -> bool {
@@ -219,14 +230,16 @@ int main(int argc, char** argv) {
     }
     return true;
   };
-  absl::Time deadline = absl::InfiniteFuture();
-  double deadline_seconds = 0;
-  if (seconds_flag(FLAGS_deadline, &deadline_seconds)) {
-    deadline = absl::Now() + absl::Seconds(deadline_seconds);
-  }
+  // Every request has a deadline, as in the other callers: a gateway that never answers does
+  // not hang a script.
+  double deadline_seconds = 30;
+  seconds_flag(FLAGS_deadline, &deadline_seconds);
+  const absl::Time deadline = absl::Now() + absl::Seconds(deadline_seconds);
   const std::string request_id = absl::GetFlag(FLAGS_request_id);
 
-  cellgw::client::CellgwClient client = cellgw::client::CellgwClient::Connect(addr);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = cellgw::client::OpenChannel(settings);
+  if (!channel.ok()) return UsageError(std::string(channel.status().message()));
+  cellgw::client::CellgwClient client(*std::move(channel));
   grpc::Status status;
   std::string output;
   if (command == "list-cells") {

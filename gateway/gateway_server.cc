@@ -1,23 +1,81 @@
 #include "gateway/gateway_server.h"
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "gateway/grpc_server_options.h"
 #include "gateway/observability/json_log.h"
+#include "gateway/rpc/call_timeouts.h"
 #include "gateway/security/server_credentials.h"
 
 namespace cellgw::gateway {
-
 namespace {
+
+// Server reflection on one ServerBuilder, or not. Linking gRPC's reflection library
+// registers its plugin for every server the process builds (a static initializer calls
+// InitProtoReflectionServerBuilderPlugin()), the health listener included, which must serve
+// health only; and registering it again would be a duplicate. So each builder says: exactly
+// one reflection plugin, or none.
+class ReflectionOption : public grpc::ServerBuilderOption {
+ public:
+  explicit ReflectionOption(bool enabled) : enabled_(enabled) {}
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    const std::string name = grpc::reflection::ProtoServerReflectionPlugin().name();
+    plugins->erase(std::remove_if(plugins->begin(), plugins->end(),
+                                  [&](const auto& plugin) { return plugin->name() == name; }),
+                   plugins->end());
+    if (enabled_) {
+      plugins->push_back(std::make_unique<grpc::reflection::ProtoServerReflectionPlugin>());
+    }
+  }
+
+ private:
+  const bool enabled_;
+};
+
+// Everything on the health listener but grpc.health.v1 (which gRPC registers itself, and
+// which wins over a generic service): refused, saying where the API is. Also what lets gRPC
+// build a server whose only real service it adds at start.
+class HealthOnlyService : public grpc::CallbackGenericService {
+ public:
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext*) override {
+    class Refusal : public grpc::ServerGenericBidiReactor {
+     public:
+      Refusal() {
+        Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                            "the health listener serves grpc.health.v1 only; the API is on "
+                            "the gRPC port (listen)"));
+      }
+      void OnDone() override { delete this; }
+    };
+    return new Refusal;
+  }
+};
+
+CallTimeouts CallTimeoutsFor(const GatewayConfig& config) {
+  std::map<std::string, CallTimeouts::Cell, std::less<>> cells;
+  for (const bridge::CellOptions& cell : config.cells) {
+    auto it = config.max_call_timeouts.find(cell.name);
+    cells[cell.name] = {cell.rpc_response_timeout, it == config.max_call_timeouts.end()
+                                                       ? cell.rpc_response_timeout
+                                                       : it->second};
+  }
+  return CallTimeouts(std::move(cells));
+}
 
 // The HTTP front's limits, from the cells': a body may be as large as the largest message a
 // cell accepts, and a request without timeout_ms may wait as long as the slowest cell's
@@ -61,6 +119,10 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
       bridge::NotificationBridge::Create(config.cells, server->metrics_.get());
   if (!notifications.ok()) return notifications.status();
   server->notifications_ = *std::move(notifications);
+  absl::StatusOr<std::unique_ptr<bridge::ServeBridge>> serve =
+      bridge::ServeBridge::Create(config.cells);
+  if (!serve.ok()) return serve.status();
+  server->serve_ = *std::move(serve);
   if (security.authenticates()) {
     std::map<std::string, std::string> control_exchanges;
     for (const auto& cell : config.cells) control_exchanges[cell.name] = cell.control_exchange;
@@ -68,19 +130,42 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   }
   server->service_ = std::make_unique<CellGatewayService>(
       server->bridge_.get(), server->metrics_.get(), server->authorizer_.get(),
-      server->notifications_.get());
+      CallTimeoutsFor(config), server->notifications_.get());
+  server->serve_metrics_ = std::make_unique<ServeMetrics>(*server->metrics_, cell_names);
+  server->serve_health_ = std::make_unique<ServeHealth>();
+  server->service_->EnableServe(server->serve_.get(), server->serve_metrics_.get(),
+                                server->serve_health_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen, MakeServerCredentials(security), &server->port_);
+  ApplyServerOptions(ServerOptionsFor(config), builder);
+  builder.SetOption(std::make_unique<ReflectionOption>(true));
   builder.RegisterService(server->service_.get());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("listen: cannot serve gRPC on '", config.listen, "'"));
   }
-  server->health_->Attach(server->server_->GetHealthCheckService(), server->bridge_.get());
+  std::vector<grpc::HealthCheckServiceInterface*> health = {
+      server->server_->GetHealthCheckService()};
+  if (!config.health_listen.empty()) {
+    // Only the default health service: nothing else is registered, and no reflection.
+    grpc::ServerBuilder health_builder;
+    health_builder.AddListeningPort(config.health_listen, grpc::InsecureServerCredentials(),
+                                    &server->health_port_);
+    health_builder.SetOption(std::make_unique<ReflectionOption>(false));
+    server->health_only_ = std::make_unique<HealthOnlyService>();
+    health_builder.RegisterCallbackGenericService(server->health_only_.get());
+    server->health_server_ = health_builder.BuildAndStart();
+    if (server->health_server_ == nullptr || server->health_port_ == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("health_listen: cannot serve gRPC on '", config.health_listen, "'"));
+    }
+    health.push_back(server->health_server_->GetHealthCheckService());
+  }
+  server->serve_health_->Attach(health);
+  server->health_->Attach(std::move(health), server->bridge_.get());
   server->bridge_->Start();
   if (!config.http_listen.empty()) {
     // ParseConfig refuses this pair; a caller passing its own SecurityConfig must not get
@@ -100,6 +185,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
       {{"listen", config.listen}, {"port", server->port_},
        {"metrics_port", server->metrics_port()},
        {"http_port", server->http_port()},
+       {"health_port", server->health_port_},
        {"transport_security", DescribeTransportSecurity(security)},
        {"authentication", security.authenticates() ? "on" : "off"},
        {"policy_grants", static_cast<int64_t>(security.policy.size())}});
@@ -152,13 +238,21 @@ bool GatewayServer::Shutdown(absl::Duration grace) {
   // for its reactors, so the server's shutdown cannot hang on them; that includes every
   // Subscribe stream.
   notifications_->Stop();
+  serve_->Stop();  // Serve streams end with UNAVAILABLE; what workers held goes back to queues
   bridge_->Stop();
   // Every HTTP request still being served waits on an RPC the bridge has just ended, so
   // this returns promptly; it must precede the server's shutdown, which would otherwise
   // wait for those RPCs while their callers wait for it.
   if (http_ != nullptr) http_->Stop();
-  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  // One deadline for both servers, so the health listener adds no wait of its own.
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(5);
+  server_->Shutdown(deadline);
   server_->Wait();
+  if (health_server_ != nullptr) {
+    // Health watchers see NOT_SERVING (above) until their stream ends here.
+    health_server_->Shutdown(deadline);
+    health_server_->Wait();
+  }
   Log(LogLevel::kInfo, "stopped", {});
   return drained;
 }

@@ -4,18 +4,26 @@
 //
 // Security (gateway/config/security_config.h): the gRPC port serves plaintext, TLS or mutual TLS
 // as configured, and when callers are authenticated every RPC passes the Authorizer first.
+// Its limits (largest request, concurrent streams, keepalive) come from the config
+// (gateway/grpc_server_options.h); each call's timeout is bounded per cell
+// (gateway/rpc/call_timeouts.h).
+//
+// With `health_listen`, a second, plaintext gRPC server on that address serves
+// grpc.health.v1 and nothing else (no CellGateway, no reflection), with the same entries as
+// the gRPC port: for probes that cannot do TLS or send tokens.
 //
 // With http_listen, the HTTP/JSON front (gateway/http/http_front.h) serves the same API and
 // calls the gRPC service over an in-process channel, so HTTP requests are RPCs like any other.
 //
 // Shutdown order (Shutdown()): health goes NOT_SERVING and new RPCs (HTTP ones too) are
-// refused with UNAVAILABLE; requests in flight get up to the grace period to finish; the
-// bridges end what is left (Subscribe streams end with UNAVAILABLE, and what they had not
-// acknowledged goes back to the queues) and close their AMQP connections cleanly; the HTTP
-// front stops (its workers have no call left to wait for); then the gRPC server stops.
+// refused with UNAVAILABLE; requests in flight get up to the grace period to finish; then
+// Subscribe and Serve streams end with UNAVAILABLE (what they had not acknowledged goes back
+// to the queues); the HTTP front stops (its workers have no call left to wait for); the gRPC
+// server stops; and last the bridges close their AMQP connections cleanly.
 #ifndef CELLGW_GATEWAY_GATEWAY_SERVER_H_
 #define CELLGW_GATEWAY_GATEWAY_SERVER_H_
 
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/server.h>
 
 #include <memory>
@@ -23,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "bridge/notification_bridge.h"
+#include "bridge/serve_bridge.h"
 #include "bridge/rpc_bridge.h"
 #include "gateway/security/authorizer.h"
 #include "gateway/rpc/cell_gateway_service.h"
@@ -30,6 +39,8 @@
 #include "gateway/http/http_front.h"
 #include "gateway/observability/health_reporter.h"
 #include "gateway/observability/metrics.h"
+#include "gateway/observability/serve_health.h"
+#include "gateway/observability/serve_metrics.h"
 #include "gateway/config/security_config.h"
 
 namespace cellgw::gateway {
@@ -48,11 +59,12 @@ class GatewayServer {
                                                               const SecurityConfig& security);
   ~GatewayServer();  // Shutdown(zero grace) if still running
 
-  // The bound gRPC port (useful with listen port 0), metrics port and HTTP/JSON port (0 when
-  // off).
+  // The bound gRPC port (useful with listen port 0), metrics port, HTTP/JSON port and health
+  // port (0 when off).
   int port() const { return port_; }
   int metrics_port() const;
   int http_port() const;
+  int health_port() const { return health_port_; }
 
   // Waits until every cell's first connection attempt finished, or `timeout`. True when all
   // cells are connected.
@@ -75,11 +87,17 @@ class GatewayServer {
   std::unique_ptr<HealthReporter> health_;
   std::unique_ptr<bridge::RpcBridge> bridge_;
   std::unique_ptr<bridge::NotificationBridge> notifications_;  // connects on first use
+  std::unique_ptr<bridge::ServeBridge> serve_;                 // connects on first use
+  std::unique_ptr<ServeMetrics> serve_metrics_;
+  std::unique_ptr<ServeHealth> serve_health_;
   std::unique_ptr<Authorizer> authorizer_;  // null without authentication; outlives service_
   std::unique_ptr<CellGatewayService> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<grpc::CallbackGenericService> health_only_;  // refuses all but health
+  std::unique_ptr<grpc::Server> health_server_;  // null without health_listen
   std::unique_ptr<http::HttpFront> http_;  // null without http_listen
   int port_ = 0;
+  int health_port_ = 0;
   bool stopped_ = false;
 };
 

@@ -19,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "gateway/config/config.h"
 #include "gateway/gateway_server.h"
+#include "gateway/observability/grpc_log.h"
 #include "gateway/observability/json_log.h"
 #include "gateway/observability/metrics.h"
 
@@ -57,6 +58,8 @@ int Serve(const std::string& path) {
   if (auto level = cellgw::gateway::ParseLogLevel(config->log_level); level.ok()) {
     cellgw::gateway::SetLogLevel(*level);
   }
+  // Before gRPC starts: its own lines (handshake failures, ...) become JSON lines too.
+  cellgw::gateway::RouteGrpcLogsToJsonLog();
   // Signals are taken synchronously by this thread (sigwait), so shutdown runs as ordinary
   // code rather than inside a signal handler. Blocked before any thread starts, so every
   // thread inherits the mask.

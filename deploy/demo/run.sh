@@ -29,7 +29,7 @@ if [ -n "$missing" ]; then
   deploy/install-deps.sh
 fi
 
-echo "demo: building //gateway:cellgw //client:cellgw-cli //proto:gateway_py_gen"
-bazel build //gateway:cellgw //client:cellgw-cli //proto:gateway_py_gen
+echo "demo: building //gateway:cellgw //client:cellgw-cli //client:cellgw-example-worker //proto:gateway_py_gen"
+bazel build //gateway:cellgw //client:cellgw-cli //client:cellgw-example-worker //proto:gateway_py_gen
 
 exec /usr/bin/python3 deploy/demo/demo.py "$@"

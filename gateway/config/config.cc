@@ -30,6 +30,7 @@
 #include "common/status_macros.h"
 #include "bridge/transport_url.h"
 #include "bridge/version.h"
+#include "gateway/config/listen_address.h"
 #include "gateway/config/security_config.h"
 #include "gateway/config/tls_files.h"
 #include "gateway/config/yaml_values.h"
@@ -56,6 +57,10 @@ constexpr double kMinRpcResponseTimeoutSeconds = 0.001;
 constexpr double kMaxShutdownGraceSeconds = 86400;
 // connection.tune carries the heartbeat as an unsigned 16-bit number of seconds.
 constexpr int64_t kMaxHeartbeatSeconds = 65535;
+constexpr int64_t kMaxConcurrentStreams = 1000000;
+// gRPC takes keepalive times as int milliseconds.
+constexpr double kMaxKeepaliveSeconds = 2147483;
+constexpr double kMaxMinPingIntervalSeconds = 86400;
 // Each subscription holds a channel of the cell's consumer connection, and RabbitMQ grants
 // 2047 per connection by default (the first 16 and one for declares are taken).
 constexpr int64_t kMaxSubscriptions = 2000;
@@ -100,10 +105,18 @@ absl::StatusOr<int64_t> ReadInteger(const YAML::Node& node, absl::string_view pa
   return ParseInteger(text, path, min, max);
 }
 
+// A bound in a message as an operator would write it: 2147483, not StrCat's 2.14748e+06.
+std::string FormatBound(double value) {
+  if (value == std::floor(value) && std::fabs(value) < 1e15) {
+    return absl::StrCat(static_cast<int64_t>(value));
+  }
+  return absl::StrCat(value);
+}
+
 absl::StatusOr<absl::Duration> ParseSeconds(absl::string_view text, absl::string_view path,
                                             double min, double max) {
-  const std::string range =
-      absl::StrCat("must be a number of seconds from ", min, " to ", max);
+  const std::string range = absl::StrCat("must be a number of seconds from ", FormatBound(min),
+                                         " to ", FormatBound(max));
   double seconds = 0;
   // Decimal notation only: SimpleAtod alone would also take hex, "inf" and "nan".
   const bool decimal = !text.empty() &&
@@ -238,6 +251,7 @@ std::string EnvironmentName(absl::string_view cell_name) {
 // and parsed.
 struct CellDraft {
   bridge::CellOptions options;  // everything but transport_url
+  std::optional<absl::Duration> max_call_timeout;  // unset: rpc_response_timeout
   std::string path;             // "cells[<i>]"
   // Where the URL comes from: written out, or in a file. `source` is what errors about it
   // start with ("cells[0].transport_url", "CELLGW_CELL_CELL1_TRANSPORT_URL_FILE").
@@ -250,6 +264,11 @@ struct CellDraft {
 struct ConfigDraft {
   GatewayConfig config;  // cells still empty
   std::vector<CellDraft> cells;
+  // Whether these values came from CELLGW_LISTEN / _HTTP_LISTEN / _HEALTH_LISTEN (errors
+  // name them).
+  bool listen_from_environment = false;
+  bool http_listen_from_environment = false;
+  bool health_listen_from_environment = false;
 };
 
 absl::StatusOr<CellDraft> ParseCell(const YAML::Node& node, const std::string& path) {
@@ -257,7 +276,8 @@ absl::StatusOr<CellDraft> ParseCell(const YAML::Node& node, const std::string& p
       auto entries,
       MapEntries(node, path, "cell settings",
                  {"name", "transport_url", "transport_url_file", "control_exchange",
-                  "upgrade_levels", "version_aliases", "rpc_response_timeout", "connections",
+                  "upgrade_levels", "version_aliases", "rpc_response_timeout",
+                  "max_call_timeout", "connections",
                   "amqp_durable_queues", "amqp_auto_delete", "rabbit_quorum_queue",
                   "heartbeat_timeout_threshold", "max_in_flight", "max_message_bytes", "ssl",
                   "ssl_ca_file", "ssl_cert_file", "ssl_key_file", "max_subscriptions",
@@ -301,6 +321,10 @@ absl::StatusOr<CellDraft> ParseCell(const YAML::Node& node, const std::string& p
       CELLGW_ASSIGN_OR_RETURN(cell.rpc_response_timeout,
                               ReadSeconds(value, key_path, kMinRpcResponseTimeoutSeconds,
                                           kMaxRpcResponseTimeoutSeconds));
+    } else if (key == "max_call_timeout") {
+      CELLGW_ASSIGN_OR_RETURN(draft.max_call_timeout,
+                              ReadSeconds(value, key_path, kMinRpcResponseTimeoutSeconds,
+                                          kMaxRpcResponseTimeoutSeconds));
     } else if (key == "connections") {
       CELLGW_ASSIGN_OR_RETURN(int64_t connections,
                               ReadInteger(value, key_path, 1, kMaxConnections));
@@ -333,6 +357,14 @@ absl::StatusOr<CellDraft> ParseCell(const YAML::Node& node, const std::string& p
     }
   }
   if (!has_name) return Error(Child(path, "name"), "required key is missing");
+  if (draft.max_call_timeout.has_value() &&
+      *draft.max_call_timeout < cell.rpc_response_timeout) {
+    return Error(Child(path, "max_call_timeout"),
+                 absl::StrCat("is less than rpc_response_timeout (",
+                              absl::FormatDuration(cell.rpc_response_timeout),
+                              "); calls without a timeout wait rpc_response_timeout, so the "
+                              "limit must be at least that"));
+  }
 
   // Errors from version.h start with their own field name ("upgrade_levels.compute: ...");
   // the cell's path goes in front.
@@ -344,6 +376,29 @@ absl::StatusOr<CellDraft> ParseCell(const YAML::Node& node, const std::string& p
   return draft;
 }
 
+absl::StatusOr<KeepaliveConfig> ParseKeepalive(const YAML::Node& node, absl::string_view path) {
+  CELLGW_ASSIGN_OR_RETURN(
+      auto entries, MapEntries(node, path, "keepalive settings",
+                               {"min_ping_interval", "permit_without_calls", "time", "timeout"},
+                               yaml::UnknownKeyMessage::kListAllowed));
+  KeepaliveConfig keepalive;
+  for (const auto& [key, value] : entries) {
+    const std::string key_path = Child(path, key);
+    if (key == "min_ping_interval") {
+      CELLGW_ASSIGN_OR_RETURN(keepalive.min_ping_interval,
+                              ReadSeconds(value, key_path, 1, kMaxMinPingIntervalSeconds));
+    } else if (key == "permit_without_calls") {
+      CELLGW_ASSIGN_OR_RETURN(keepalive.permit_without_calls, ReadBool(value, key_path));
+    } else if (key == "time") {
+      CELLGW_ASSIGN_OR_RETURN(keepalive.time, ReadSeconds(value, key_path, 1, kMaxKeepaliveSeconds));
+    } else if (key == "timeout") {
+      CELLGW_ASSIGN_OR_RETURN(keepalive.timeout,
+                              ReadSeconds(value, key_path, 1, kMaxKeepaliveSeconds));
+    }
+  }
+  return keepalive;
+}
+
 absl::StatusOr<ConfigDraft> ParseRoot(const YAML::Node& root) {
   ConfigDraft draft;
   GatewayConfig& config = draft.config;
@@ -352,7 +407,8 @@ absl::StatusOr<ConfigDraft> ParseRoot(const YAML::Node& root) {
       auto entries,
       MapEntries(root, "", "settings",
                  {"listen", "metrics_listen", "http_listen", "log_level",
-                  "shutdown_grace_period", "cells", "security"}));
+                  "shutdown_grace_period", "cells", "security", "health_listen",
+                  "allow_insecure", "max_concurrent_streams", "keepalive"}));
 
   bool has_cells = false;
   for (const auto& [key, value] : entries) {
@@ -373,6 +429,16 @@ absl::StatusOr<ConfigDraft> ParseRoot(const YAML::Node& root) {
                               ReadSeconds(value, key, 0, kMaxShutdownGraceSeconds));
     } else if (key == "security") {
       CELLGW_ASSIGN_OR_RETURN(config.security, ParseSecurityConfig(value, key));
+    } else if (key == "health_listen") {
+      CELLGW_ASSIGN_OR_RETURN(config.health_listen, ReadString(value, key));
+      CELLGW_RETURN_IF_ERROR(CheckMetricsListen(config.health_listen, key));
+    } else if (key == "allow_insecure") {
+      CELLGW_ASSIGN_OR_RETURN(config.allow_insecure, ReadBool(value, key));
+    } else if (key == "max_concurrent_streams") {
+      CELLGW_ASSIGN_OR_RETURN(int64_t streams, ReadInteger(value, key, 1, kMaxConcurrentStreams));
+      config.max_concurrent_streams = static_cast<int>(streams);
+    } else if (key == "keepalive") {
+      CELLGW_ASSIGN_OR_RETURN(config.keepalive, ParseKeepalive(value, key));
     } else if (key == "cells") {
       has_cells = true;
       if (!value.IsSequence() || value.size() == 0) {
@@ -424,6 +490,7 @@ constexpr char kMetricsListenVariable[] = "CELLGW_METRICS_LISTEN";
 constexpr char kHttpListenVariable[] = "CELLGW_HTTP_LISTEN";
 constexpr char kLogLevelVariable[] = "CELLGW_LOG_LEVEL";
 constexpr char kShutdownGracePeriodVariable[] = "CELLGW_SHUTDOWN_GRACE_PERIOD";
+constexpr char kHealthListenVariable[] = "CELLGW_HEALTH_LISTEN";
 constexpr absl::string_view kCellVariablePrefix = "CELLGW_CELL_";
 constexpr absl::string_view kTransportUrlSuffix = "_TRANSPORT_URL";
 constexpr absl::string_view kTransportUrlFileSuffix = "_TRANSPORT_URL_FILE";
@@ -441,6 +508,7 @@ absl::Status ApplyEnvironment(const Getenv& getenv, ConfigDraft& draft) {
   if (const char* value = getenv(kHttpListenVariable); value != nullptr) {
     CELLGW_RETURN_IF_ERROR(CheckMetricsListen(value, kHttpListenVariable));
     config.http_listen = value;
+    draft.http_listen_from_environment = true;
   }
   if (const char* value = getenv(kLogLevelVariable); value != nullptr) {
     CELLGW_RETURN_IF_ERROR(CheckLogLevel(value, kLogLevelVariable));
@@ -451,6 +519,12 @@ absl::Status ApplyEnvironment(const Getenv& getenv, ConfigDraft& draft) {
                             ParseSeconds(value, kShutdownGracePeriodVariable, 0,
                                          kMaxShutdownGraceSeconds));
   }
+  if (const char* value = getenv(kHealthListenVariable); value != nullptr) {
+    CELLGW_RETURN_IF_ERROR(CheckMetricsListen(value, kHealthListenVariable));
+    config.health_listen = value;
+    draft.health_listen_from_environment = true;
+  }
+  if (getenv(kListenVariable) != nullptr) draft.listen_from_environment = true;
 
   // Distinct names can share a variable name ("cell-1", "cell_1"); such a variable cannot
   // say which cell it means, so it is refused rather than applied to both.
@@ -550,7 +624,46 @@ absl::StatusOr<bridge::CellOptions> ResolveCell(const CellDraft& draft,
   return cell;
 }
 
+// The safe default: the API reachable from other hosts, over gRPC (listen) or HTTP
+// (http_listen), needs security (TLS or tokens; the HTTP front forwards tokens to the same
+// Authorizer), or an explicit allow_insecure. The health listener serves health only, so it
+// is not judged here; but it must not take the gRPC port.
+absl::Status CheckExposure(const ConfigDraft& draft, absl::string_view yaml_prefix) {
+  const GatewayConfig& config = draft.config;
+  // Port 0 asks for any free port: the two then get different ones.
+  if (!config.health_listen.empty() && config.health_listen == config.listen &&
+      !absl::EndsWith(config.listen, ":0")) {
+    return Error(draft.health_listen_from_environment
+                     ? std::string(kHealthListenVariable)
+                     : absl::StrCat(yaml_prefix, "health_listen"),
+                 "must differ from listen (the health listener serves health only)");
+  }
+  if (config.allow_insecure || config.security.enabled) return absl::OkStatus();
+  struct Api {
+    const std::string& address;
+    bool from_environment;
+    const char* variable;
+    const char* key;
+  };
+  for (const Api& api : {Api{config.listen, draft.listen_from_environment, kListenVariable,
+                             "listen"},
+                         Api{config.http_listen, draft.http_listen_from_environment,
+                             kHttpListenVariable, "http_listen"}}) {
+    if (api.address.empty() || IsLoopbackListen(api.address)) continue;
+    return Error(api.from_environment ? std::string(api.variable)
+                                      : absl::StrCat(yaml_prefix, api.key),
+                 absl::StrCat("\"", DisplayKey(api.address),
+                              "\" can be reached from other hosts, and there is no security: "
+                              "section, so anyone who can connect could call every cell. "
+                              "Configure security (tls and tokens_file, or mutual TLS), listen "
+                              "on loopback (127.0.0.1, [::1], localhost) or a unix: socket, or "
+                              "set allow_insecure: true to accept this on a trusted network"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<GatewayConfig> Resolve(ConfigDraft draft, absl::string_view yaml_prefix) {
+  CELLGW_RETURN_IF_ERROR(CheckExposure(draft, yaml_prefix));
   GatewayConfig config = std::move(draft.config);
   // Checked once the environment is applied: either side may come from it.
   if (!config.http_listen.empty() && config.security.tls.has_value()) {
@@ -563,6 +676,8 @@ absl::StatusOr<GatewayConfig> Resolve(ConfigDraft draft, absl::string_view yaml_
   }
   for (const CellDraft& cell : draft.cells) {
     CELLGW_ASSIGN_OR_RETURN(bridge::CellOptions options, ResolveCell(cell, yaml_prefix));
+    config.max_call_timeouts[options.name] =
+        cell.max_call_timeout.value_or(options.rpc_response_timeout);
     config.cells.push_back(std::move(options));
   }
   return config;

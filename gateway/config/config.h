@@ -19,6 +19,42 @@
 //   shutdown_grace_period  number   30                 Seconds that in-flight calls get to
 //                                                      finish on shutdown; 0 to 86400,
 //                                                      fractions allowed.
+//   health_listen          string   ""                 A plaintext gRPC address, host:port,
+//                                                      serving ONLY grpc.health.v1 (the same
+//                                                      entries as `listen`), for probes that
+//                                                      cannot speak TLS (Kubernetes' gRPC
+//                                                      probes); "" turns it off. No
+//                                                      authentication: it tells whoever can
+//                                                      reach it whether each cell is up.
+//   allow_insecure         bool     false              Let `listen` or `http_listen` be
+//                                                      reachable from other hosts (anything
+//                                                      but 127.0.0.0/8, [::1], localhost or
+//                                                      unix:) without a `security:` section.
+//                                                      Without it such a config is refused,
+//                                                      so a gateway open to the network is
+//                                                      always a decision.
+//   max_concurrent_streams integer  1024               RPCs one client connection may have
+//                                                      open at once (HTTP/2
+//                                                      SETTINGS_MAX_CONCURRENT_STREAMS); more
+//                                                      wait in the client. 1 to 1000000.
+//   keepalive              map      (below)            HTTP/2 keepalive, both directions:
+//     min_ping_interval    number   30                 Seconds a client must leave between
+//                                                      pings when the gateway has sent it
+//                                                      nothing; a client that pings more
+//                                                      often is sent GOAWAY
+//                                                      ("too_many_pings") after two such
+//                                                      pings. 1 to 86400.
+//     permit_without_calls bool     false              Whether clients may ping while they
+//                                                      have no call open (a ping then is one
+//                                                      of the two). true for clients that
+//                                                      keep idle connections alive through
+//                                                      load balancers.
+//     time                 number   7200               Seconds of silence after which the
+//                                                      gateway pings a client itself, to
+//                                                      find dead connections. 1 to 2147483.
+//     timeout              number   20                 Seconds the gateway waits for the
+//                                                      answer to its ping before it closes
+//                                                      the connection. 1 to 2147483.
 //   cells                  list     (required)         One map per cell, at least one:
 //
 //     name                         string  (required)  Routing name used in Target.cell;
@@ -30,9 +66,11 @@
 //                                                      is only ever shown with passwords
 //                                                      redacted. Query options accepted:
 //                                                      heartbeat_timeout_threshold (overrides
-//                                                      the key below) and ssl=false (ssl=true
-//                                                      is an error: TLS to brokers is not
-//                                                      supported yet). Any other option is an
+//                                                      the key below) and ssl (true/false,
+//                                                      yes/no, on/off, 1/0; overrides the
+//                                                      cell's `ssl` key, as in oslo; see
+//                                                      security_config.h for TLS to
+//                                                      brokers). Any other option is an
 //                                                      error, as oslo's NoSuchOptError would
 //                                                      be.
 //     transport_url_file           string  (required*) Path of a file holding the whole
@@ -52,6 +90,12 @@
 //     rpc_response_timeout         number  60          Default call timeout in seconds, as
 //                                                      oslo's option; 0.001 to 2147483,
 //                                                      fractions allowed.
+//     max_call_timeout             number  rpc_response_timeout
+//                                                      Longest CallRequest.timeout honoured,
+//                                                      in seconds; a larger one is cut to it
+//                                                      (gateway/rpc/call_timeouts.h). At
+//                                                      least rpc_response_timeout, at most
+//                                                      2147483.
 //     connections                  integer 1           AMQP connections to the cell, 1 to 64.
 //     amqp_durable_queues          bool    false       These three must equal the cell's
 //     amqp_auto_delete             bool    false       [oslo_messaging_rabbit] options, or
@@ -87,6 +131,7 @@
 //   CELLGW_HTTP_LISTEN                     http_listen
 //   CELLGW_LOG_LEVEL                       log_level
 //   CELLGW_SHUTDOWN_GRACE_PERIOD           shutdown_grace_period (seconds)
+//   CELLGW_HEALTH_LISTEN                   health_listen
 //   CELLGW_CELL_<NAME>_TRANSPORT_URL       the transport URL of the cell named <NAME>
 //   CELLGW_CELL_<NAME>_TRANSPORT_URL_FILE  a file holding it, read as transport_url_file
 //
@@ -98,6 +143,11 @@
 // the form CELLGW_CELL_*_TRANSPORT_URL[_FILE] that matches no cell is an error too (see
 // CheckEnvironmentNames), so a misspelt cell name cannot leave a URL silently unused.
 //
+// Last, after the environment: a `listen` or `http_listen` reachable from other hosts (see
+// gateway/config/listen_address.h) without a `security:` section is an error naming
+// allow_insecure, unless allow_insecure is true. (allow_insecure has no variable: opening
+// the gateway stays in the reviewed file.)
+//
 // The minimal config:
 //   listen: 127.0.0.1:50051
 //   cells:
@@ -108,6 +158,7 @@
 #define CELLGW_GATEWAY_CONFIG_CONFIG_H_
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -120,6 +171,14 @@
 
 namespace cellgw::gateway {
 
+// The gRPC server's HTTP/2 keepalive policy (the `keepalive` map above).
+struct KeepaliveConfig {
+  absl::Duration min_ping_interval = absl::Seconds(30);
+  bool permit_without_calls = false;
+  absl::Duration time = absl::Hours(2);
+  absl::Duration timeout = absl::Seconds(20);
+};
+
 struct GatewayConfig {
   std::string listen = "127.0.0.1:50051";  // gRPC listen address
   std::string metrics_listen;               // Prometheus /metrics address; "" = off
@@ -128,6 +187,14 @@ struct GatewayConfig {
   absl::Duration shutdown_grace_period = absl::Seconds(30);
   std::vector<bridge::CellOptions> cells;   // at least one, names unique
   SecurityConfig security;                  // disabled without a `security:` section
+  std::string health_listen;                // plaintext grpc.health.v1 only; "" = off
+  bool allow_insecure = false;              // see the top of this file
+  int max_concurrent_streams = 1024;        // per client connection
+  KeepaliveConfig keepalive;
+  // cells[].max_call_timeout by cell name; a cell without an entry (as in configs built in
+  // code) gets its rpc_response_timeout. Kept here rather than in bridge::CellOptions
+  // because the gateway, not the bridge, applies it.
+  std::map<std::string, absl::Duration> max_call_timeouts;
 };
 
 // Parses and checks a config given as YAML text. The result has every default filled in,

@@ -5,6 +5,8 @@
 #include <utility>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "gateway/config/tls_files.h"
@@ -42,9 +44,13 @@ absl::StatusOr<std::string> ReadPath(const YAML::Node& node, absl::string_view p
   return text;
 }
 
-// A non-empty list of non-empty strings of at most `max_bytes`.
+// Whether a list may hold "" (servers and namespaces: "" matches the unset value).
+enum class EmptyItems { kRefused, kAllowed };
+
+// A non-empty list of strings of at most `max_bytes`, non-empty unless `empty` allows them.
 absl::StatusOr<std::vector<std::string>> ReadStringList(const YAML::Node& node,
-                                                        absl::string_view path, size_t max_bytes) {
+                                                        absl::string_view path, size_t max_bytes,
+                                                        EmptyItems empty = EmptyItems::kRefused) {
   if (!node.IsSequence()) {
     return Error(path, absl::StrCat("must be a list of patterns, not ", KindOf(node)));
   }
@@ -56,7 +62,7 @@ absl::StatusOr<std::vector<std::string>> ReadStringList(const YAML::Node& node,
   for (YAML::const_iterator it = node.begin(); it != node.end(); ++it, ++i) {
     const std::string item_path = Index(path, i);
     CELLGW_ASSIGN_OR_RETURN(std::string item, ReadString(*it, item_path));
-    if (item.empty()) return Error(item_path, "must not be empty");
+    if (item.empty() && empty == EmptyItems::kRefused) return Error(item_path, "must not be empty");
     if (item.size() > max_bytes) {
       return Error(item_path, absl::StrCat("is longer than ", max_bytes, " bytes"));
     }
@@ -120,11 +126,61 @@ absl::StatusOr<TlsServerConfig> ParseTls(const YAML::Node& node, const std::stri
   return tls;
 }
 
+// True for a plain (unquoted) YAML scalar that YAML's core schema reads as a boolean, null or
+// number: `is_admin: false` must not silently become the string "false", which Python
+// services treat as true.
+bool LooksLikeNonString(const YAML::Node& node) {
+  if (node.Tag() != "?") return false;  // quoted: a string for sure
+  const std::string& text = node.Scalar();
+  static const std::set<std::string> kWords = {
+      "true", "True",  "TRUE", "false", "False", "FALSE", "null", "Null", "NULL",
+      "~",    ".inf",  ".Inf", ".INF",  "-.inf", ".nan", ".NaN", ".NAN"};
+  if (kWords.count(text) > 0) return true;
+  double number = 0;
+  return absl::SimpleAtod(text, &number) || absl::StartsWith(text, "0x") ||
+         absl::StartsWith(text, "0o");
+}
+
+// context_set: a map of context key -> template (gateway/security/context_rules.h).
+absl::StatusOr<std::vector<std::pair<std::string, ContextTemplate>>> ReadContextSet(
+    const YAML::Node& node, const std::string& path) {
+  CELLGW_ASSIGN_OR_RETURN(auto entries, MapEntries(node, path, "context keys and templates", {}));
+  if (entries.empty()) {
+    return Error(path, "must not be an empty map (leave the key out to set nothing)");
+  }
+  std::vector<std::pair<std::string, ContextTemplate>> set;
+  for (const auto& [key, value] : entries) {
+    const std::string key_path = Child(path, key);
+    if (key.empty()) return Error(path, "a context key must not be empty");
+    if (key.size() > kMaxPatternBytes) {
+      return Error(key_path, absl::StrCat("the key is longer than ", kMaxPatternBytes, " bytes"));
+    }
+    CELLGW_ASSIGN_OR_RETURN(std::string text, ReadString(value, key_path));
+    if (LooksLikeNonString(value)) {
+      return Error(key_path, absl::StrCat("must be a string template; YAML reads this as a ",
+                                          "boolean, null or number, yet the service would get "
+                                          "the text \"",
+                                          DisplayKey(text),
+                                          "\" (quote it if that is meant, or refuse the key "
+                                          "with context_deny)"));
+    }
+    if (text.size() > kMaxNameBytes) {
+      return Error(key_path, absl::StrCat("is longer than ", kMaxNameBytes, " bytes"));
+    }
+    absl::StatusOr<ContextTemplate> parsed = ContextTemplate::Parse(text);
+    if (!parsed.ok()) return Error(key_path, parsed.status().message());
+    set.emplace_back(key, *std::move(parsed));
+  }
+  return set;
+}
+
 absl::StatusOr<Grant> ParseGrant(const YAML::Node& node, const std::string& path) {
-  CELLGW_ASSIGN_OR_RETURN(auto entries, MapEntries(node, path, "grant settings",
-                                                   {"identity", "subject", "cells", "topics",
-                                                    "methods", "exchanges", "kinds"},
-                                                   UnknownKeyMessage::kListAllowed));
+  CELLGW_ASSIGN_OR_RETURN(
+      auto entries,
+      MapEntries(node, path, "grant settings",
+                 {"identity", "subject", "cells", "topics", "methods", "exchanges", "kinds",
+                  "servers", "namespaces", "context_deny", "context_set"},
+                 UnknownKeyMessage::kListAllowed));
   Grant grant;
   bool has_cells = false, has_topics = false, has_methods = false;
   for (const auto& [key, value] : entries) {
@@ -147,6 +203,17 @@ absl::StatusOr<Grant> ParseGrant(const YAML::Node& node, const std::string& path
       has_methods = true;
     } else if (key == "exchanges") {
       CELLGW_ASSIGN_OR_RETURN(grant.exchanges, ReadStringList(value, key_path, kMaxPatternBytes));
+    } else if (key == "servers") {
+      CELLGW_ASSIGN_OR_RETURN(grant.servers, ReadStringList(value, key_path, kMaxPatternBytes,
+                                                            EmptyItems::kAllowed));
+    } else if (key == "namespaces") {
+      CELLGW_ASSIGN_OR_RETURN(grant.namespaces, ReadStringList(value, key_path, kMaxPatternBytes,
+                                                               EmptyItems::kAllowed));
+    } else if (key == "context_deny") {
+      CELLGW_ASSIGN_OR_RETURN(grant.context.deny,
+                              ReadStringList(value, key_path, kMaxPatternBytes));
+    } else if (key == "context_set") {
+      CELLGW_ASSIGN_OR_RETURN(grant.context.set, ReadContextSet(value, key_path));
     } else if (key == "kinds") {
       CELLGW_ASSIGN_OR_RETURN(std::vector<std::string> kinds,
                               ReadStringList(value, key_path, kMaxPatternBytes));
@@ -154,7 +221,7 @@ absl::StatusOr<Grant> ParseGrant(const YAML::Node& node, const std::string& path
         std::optional<RequestKind> kind = ParseRequestKind(kinds[i]);
         if (!kind.has_value()) {
           return Error(Index(key_path, i),
-                       "must be call, cast, fanout, notify or subscribe (ListCells "
+                       "must be call, cast, fanout, notify, subscribe or serve (ListCells "
                        "needs no grant)");
         }
         grant.kinds.push_back(*kind);
@@ -168,11 +235,13 @@ absl::StatusOr<Grant> ParseGrant(const YAML::Node& node, const std::string& path
   }
   if (!has_cells) return Error(Child(path, "cells"), "required key is missing");
   if (!has_topics) return Error(Child(path, "topics"), "required key is missing");
-  // Notify and Subscribe have no method: a grant for those kinds alone needs no `methods`.
+  // Notify, Subscribe and Serve have no method: a grant for those kinds alone needs no
+  // `methods`.
   const bool needs_methods =
       grant.kinds.empty() ||
       std::any_of(grant.kinds.begin(), grant.kinds.end(), [](RequestKind kind) {
-        return kind != RequestKind::kNotify && kind != RequestKind::kSubscribe;
+        return kind != RequestKind::kNotify && kind != RequestKind::kSubscribe &&
+               kind != RequestKind::kServe;
       });
   if (!has_methods && needs_methods) {
     return Error(Child(path, "methods"), "required key is missing");

@@ -5,8 +5,9 @@
 // (gateway/security/server_credentials.h) and the Authorizer (gateway/security/authorizer.h) from the result.
 //
 // Without a `security:` section cellgw serves plaintext gRPC and lets every caller do
-// everything: that is only for a trusted network (loopback, a unix socket, a pod's private
-// network). With it:
+// everything: that is only for a trusted network, so the config refuses it unless `listen`
+// is loopback or a unix socket, or `allow_insecure: true` says the network is trusted
+// (gateway/config/config.h). With it:
 //
 //   security:
 //     tls:                                 # gRPC over TLS; optional (see below)
@@ -31,7 +32,12 @@
 //                                          # exchange and topic; methods never apply to them)
 //         exchanges: ["nova"]              # optional; default: the cell's control_exchange
 //         kinds: [call, cast]              # optional; default: [call, cast, fanout];
-//                                          # notify and subscribe only when named
+//                                          # notify, subscribe and serve only when named
+//         servers: ["compute-*"]           # optional; default: any server, or none
+//         namespaces: ["", "admin"]        # optional; default: any; "" = no namespace
+//         context_deny: [is_admin, roles]  # optional: context keys the caller may not send
+//         context_set:                     # optional: context keys the gateway sets,
+//           user_id: "{identity}"          #   replacing the caller's value
 //
 // Semantics:
 //  * Callers are authenticated when tokens_file or tls.client_ca_file is set (at least one
@@ -45,8 +51,17 @@
 //    for the caller whose cells, topics, methods, exchanges and kinds all match the request;
 //    otherwise PERMISSION_DENIED. ListCells needs authentication only: its answer holds no
 //    secret (URLs are shown with passwords redacted) and clients need it for discovery.
-//  * Either refusal happens before the request is validated or handed to the bridge, so
-//    nothing of it reaches a broker.
+//  * servers and namespaces: see Grant (gateway/security/access_policy.h) for what an absent
+//    list and an unset value mean. The first grant that allows a request is applied: a
+//    context key its context_deny matches (decoded, so "is_\u0061dmin" is is_admin) fails
+//    the request with PERMISSION_DENIED naming the key; its context_set keys replace
+//    whatever the caller sent under them (every occurrence) with the expanded template, a
+//    JSON string (placeholders: gateway/security/context_rules.h). context_set values must
+//    be strings: an unquoted true, false, null or number is an error, since the service
+//    would receive it as text.
+//  * Refusals happen before the request is handed to the bridge, so nothing of it reaches
+//    a broker. The routing decision (PERMISSION_DENIED for a grant that does not match) is
+//    made before context_json is parsed; context_deny after.
 //  * Without tls, gRPC stays plaintext: tokens then cross the network readable, which is
 //    only acceptable on loopback or a unix socket (cellgw logs a warning at start).
 //  * With tls but neither tokens_file nor client_ca_file, traffic is encrypted and callers

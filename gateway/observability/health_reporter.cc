@@ -1,5 +1,7 @@
 #include "gateway/observability/health_reporter.h"
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "gateway/observability/json_log.h"
 
@@ -7,13 +9,15 @@ namespace cellgw::gateway {
 
 std::string CellHealthName(absl::string_view cell) { return absl::StrCat("cell/", cell); }
 
-void HealthReporter::Attach(grpc::HealthCheckServiceInterface* health,
+void HealthReporter::Attach(std::vector<grpc::HealthCheckServiceInterface*> health,
                             const bridge::RpcBridge* bridge) {
   {
     absl::MutexLock lock(&mu_);
-    health_ = health;
+    health_ = std::move(health);
     bridge_ = bridge;
-    health_->SetServingStatus(std::string(kLivenessName), true);
+    for (grpc::HealthCheckServiceInterface* service : health_) {
+      service->SetServingStatus(std::string(kLivenessName), true);
+    }
   }
   Refresh();
 }
@@ -23,19 +27,22 @@ void HealthReporter::BeginShutdown() {
   shutting_down_ = true;
   // The default health service's Shutdown() sets every entry, present and future, to
   // NOT_SERVING and ignores later updates: exactly the promise made above.
-  if (health_ != nullptr) health_->Shutdown();
+  for (grpc::HealthCheckServiceInterface* service : health_) service->Shutdown();
 }
 
 void HealthReporter::Refresh() {
   absl::MutexLock lock(&mu_);
-  if (health_ == nullptr || shutting_down_) return;
+  if (health_.empty() || shutting_down_) return;
   bool any = false;
-  for (const bridge::CellStatus& cell : bridge_->ListCells()) {
-    health_->SetServingStatus(CellHealthName(cell.name), cell.connected);
-    any = any || cell.connected;
+  const std::vector<bridge::CellStatus> cells = bridge_->ListCells();
+  for (const bridge::CellStatus& cell : cells) any = any || cell.connected;
+  for (grpc::HealthCheckServiceInterface* service : health_) {
+    for (const bridge::CellStatus& cell : cells) {
+      service->SetServingStatus(CellHealthName(cell.name), cell.connected);
+    }
+    service->SetServingStatus("", any);
+    service->SetServingStatus(std::string(kServiceName), any);
   }
-  health_->SetServingStatus("", any);
-  health_->SetServingStatus(std::string(kServiceName), any);
 }
 
 void HealthReporter::OnConnectionState(absl::string_view cell, int connection_index, bool up) {

@@ -34,8 +34,15 @@ class HealthReporter : public bridge::BridgeObserver {
   // `next` may be null. Attach() must be called before events matter.
   explicit HealthReporter(bridge::BridgeObserver* next) : next_(next) {}
 
-  // Starts reporting into `health` for the cells of `bridge`. Both must outlive this object.
-  void Attach(grpc::HealthCheckServiceInterface* health, const bridge::RpcBridge* bridge);
+  // Starts reporting into every service of `health` (the gRPC port's, and the health
+  // listener's when there is one: both show the same entries) for the cells of `bridge`.
+  // All must outlive this object.
+  void Attach(std::vector<grpc::HealthCheckServiceInterface*> health,
+              const bridge::RpcBridge* bridge);
+  // The same, for one health service.
+  void Attach(grpc::HealthCheckServiceInterface* health, const bridge::RpcBridge* bridge) {
+    Attach(std::vector<grpc::HealthCheckServiceInterface*>{health}, bridge);
+  }
   // Turns every entry NOT_SERVING; later connection events change nothing.
   void BeginShutdown();
 
@@ -52,7 +59,7 @@ class HealthReporter : public bridge::BridgeObserver {
 
   bridge::BridgeObserver* next_;
   absl::Mutex mu_;
-  grpc::HealthCheckServiceInterface* health_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::vector<grpc::HealthCheckServiceInterface*> health_ ABSL_GUARDED_BY(mu_);
   const bridge::RpcBridge* bridge_ ABSL_GUARDED_BY(mu_) = nullptr;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
 };

@@ -71,6 +71,18 @@ std::string FormatLogLine(LogLevel level, absl::string_view message,
   return line;
 }
 
+std::string CapForLog(absl::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  size_t cut = max_bytes;
+  // Back up over continuation bytes (10xxxxxx) to the start of the sequence being cut; a
+  // UTF-8 sequence has at most three of them (invalid text gets the JSON writer's \ufffd).
+  while (cut > 0 && max_bytes - cut < 3 &&
+         (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) {
+    --cut;
+  }
+  return absl::StrCat(text.substr(0, cut), "...[", text.size(), " bytes]");
+}
+
 void Log(LogLevel level, absl::string_view message, std::initializer_list<LogField> fields) {
   if (!LogEnabled(level)) return;
   std::string line = FormatLogLine(level, message, fields);

@@ -9,6 +9,7 @@
 #ifndef CELLGW_GATEWAY_OBSERVABILITY_JSON_LOG_H_
 #define CELLGW_GATEWAY_OBSERVABILITY_JSON_LOG_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -40,6 +41,16 @@ struct LogField {
 };
 
 void Log(LogLevel level, absl::string_view message, std::initializer_list<LogField> fields = {});
+
+// Longest caller-supplied value a log line carries whole (topics, methods, cell names,
+// caller names); see CapForLog.
+inline constexpr size_t kMaxLoggedValueBytes = 256;
+
+// `text` for a log line: unchanged when it has at most `max_bytes` bytes; otherwise its first
+// `max_bytes` bytes (fewer, so that no UTF-8 sequence is cut) followed by the marker
+// "...[<total> bytes]". Every value a caller chooses goes through it before it is logged, so
+// no request can make a log line much longer than the limits.
+std::string CapForLog(absl::string_view text, size_t max_bytes = kMaxLoggedValueBytes);
 
 // The line Log() would write, without the trailing newline (for tests).
 std::string FormatLogLine(LogLevel level, absl::string_view message,

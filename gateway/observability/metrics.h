@@ -22,6 +22,9 @@
 //                                                       the HTTP status, e.g. "200")
 //   cellgw_http_request_duration_seconds{route}         histogram, 100 us .. 60 s
 //   cellgw_http_requests_in_flight{route}               gauge
+//
+// HTTP requests that reach the gRPC service (gateway/http calls it in-process) are also
+// counted in the cellgw_requests_* series, like any gRPC request.
 // Notifications (NotificationObserver), per configured cell:
 //   cellgw_notifications_published_total{cell}          counter: Notify confirmed by the broker
 //   cellgw_notifications_delivered_total{cell}          counter: handed to a subscriber's stream
@@ -32,9 +35,6 @@
 //                                                       event_type filtered out
 //   cellgw_notifications_dropped_total{cell,reason}     counter, reason = malformed | oversized
 //   cellgw_notification_subscribers{cell}               gauge: live subscriptions
-//
-// HTTP requests that reach the gRPC service (gateway/http calls it in-process) are also
-// counted in the cellgw_requests_* series, like any gRPC request.
 //
 // Thread-safety: every method may be called from any thread. prometheus-cpp throws on bad
 // names and on a failed bind; the constructor and Serve() catch that and report a status.
@@ -115,6 +115,9 @@ class GatewayMetrics : public bridge::BridgeObserver, public bridge::Notificatio
   void OnNotificationDropped(absl::string_view cell,
                              bridge::NotificationDropReason reason) override;
   void OnSubscribersChanged(absl::string_view cell, int delta) override;
+
+  // The registry /metrics exposes, for the families of other modules (serve_metrics.h).
+  const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
 
  private:
   struct Families;

@@ -16,16 +16,24 @@ namespace cellgw::gateway {
 struct CellGatewayService::Request {
   grpc::ServerUnaryReactor* reactor;
   std::string kind;
-  std::string cell;  // metric label: a configured cell or "unknown"
-  std::string topic;
-  std::string method;
+  // The routing cell: Target.cell, or the only cell's name when it is empty. Cut to
+  // kMaxLoggedValueBytes (a longer one is refused by CheckBounds, so a request that gets past
+  // it has its whole name here).
+  std::string cell;
+  std::string topic;   // cut as `cell`, for the log line
+  std::string method;  // likewise
   std::string request_id;
   absl::Time start;
   std::string caller;  // the authenticated caller, "" without an Authorizer
+  ContextPolicy context_policy;  // the grant's context rules, when authorised
   GatewayMetrics::RequestSeries* series = nullptr;
 };
 
 namespace {
+
+// Errors may quote caller-supplied text (each piece already cut short); the whole message is
+// bounded too.
+constexpr size_t kMaxLoggedErrorBytes = 1024;
 
 absl::Time GrpcDeadline(const grpc::CallbackServerContext* context) {
   const auto deadline = context->deadline();
@@ -37,8 +45,13 @@ absl::Time GrpcDeadline(const grpc::CallbackServerContext* context) {
 
 CellGatewayService::CellGatewayService(bridge::RpcBridge* bridge, GatewayMetrics* metrics,
                                        const Authorizer* authorizer,
+                                       CallTimeouts call_timeouts,
                                        bridge::NotificationBridge* notifications)
-    : bridge_(bridge), metrics_(metrics), authorizer_(authorizer), notifications_(notifications) {
+    : bridge_(bridge),
+      metrics_(metrics),
+      authorizer_(authorizer),
+      call_timeouts_(std::move(call_timeouts)),
+      notifications_(notifications) {
   const std::vector<bridge::CellStatus> cells = bridge_->ListCells();
   if (cells.size() == 1) only_cell_ = cells.front().name;
 }
@@ -50,13 +63,15 @@ std::string CellGatewayService::CellLabel(const std::string& cell) const {
 CellGatewayService::Request* CellGatewayService::Begin(grpc::CallbackServerContext* context,
                                                        grpc::ServerUnaryReactor* reactor,
                                                        absl::string_view kind,
-                                                       const v1::Target& target,
-                                                       absl::string_view method) {
+                                                       const v1::Target* target,
+                                                       absl::string_view method,
+                                                       const absl::Status* bounds) {
+  // Only bounded copies of what the caller chose are kept: the log line is written from them.
   auto* request = new Request{reactor,
                               std::string(kind),
-                              CellLabel(target.cell()),
-                              target.topic(),
-                              std::string(method),
+                              CapForLog(CellLabel(target == nullptr ? "" : target->cell())),
+                              CapForLog(target == nullptr ? "" : target->topic()),
+                              CapForLog(method),
                               RequestIdOf(*context),
                               absl::Now()};
   context->AddInitialMetadata(std::string(kRequestIdHeader), request->request_id);
@@ -69,24 +84,50 @@ CellGatewayService::Request* CellGatewayService::Begin(grpc::CallbackServerConte
     End(request, grpc::Status(grpc::StatusCode::UNAVAILABLE, "cellgw is shutting down"));
     return nullptr;
   }
+  if (target != nullptr) {
+    const absl::Status checked = bounds != nullptr ? *bounds : CheckBounds(*target, method);
+    if (!checked.ok()) {
+      End(request, ToGrpcStatus(checked));
+      return nullptr;
+    }
+  }
   if (authorizer_ != nullptr) {
-    Authorizer::Decision decision = authorizer_->Check(*context, kind, request->cell,
-                                                       target.exchange(), target.topic(), method);
-    request->caller = std::move(decision.caller);
+    RequestTarget fields;
+    if (target != nullptr) {
+      fields.cell = request->cell;  // whole: CheckBounds passed
+      fields.exchange = target->exchange();
+      fields.topic = target->topic();
+      fields.namespace_ = target->namespace_();
+      fields.server = target->server();
+      fields.method = method;
+    }
+    Authorizer::Decision decision = authorizer_->Check(*context, kind, fields);
+    request->caller = CapForLog(decision.caller);
     if (!decision.status.ok()) {
       End(request, decision.status);
       return nullptr;
     }
+    request->context_policy = std::move(decision.context);
   }
   return request;
+}
+
+ContextEdits CellGatewayService::EditsFor(const Request& request) const {
+  ContextEdits edits;
+  edits.request_id = request.request_id;
+  // Without an Authorizer no grant applies: nothing is denied or set.
+  if (authorizer_ != nullptr) edits.policy = &request.context_policy;
+  return edits;
 }
 
 void CellGatewayService::End(Request* request, const grpc::Status& status) {
   const absl::Duration elapsed = absl::Now() - request->start;
   const absl::string_view code = StatusCodeName(status.error_code());
   if (request->series != nullptr) metrics_->RequestFinished(request->series, code, elapsed);
-  if (LogEnabled(LogLevel::kInfo)) {
-    Log(status.ok() ? LogLevel::kInfo : LogLevel::kWarning, "request finished",
+  // The level first: a failed request is a warning, logged even when info lines are not.
+  const LogLevel level = status.ok() ? LogLevel::kInfo : LogLevel::kWarning;
+  if (LogEnabled(level)) {
+    Log(level, "request finished",
         {{"request_id", request->request_id},
          {"kind", request->kind},
          {"cell", request->cell},
@@ -95,7 +136,8 @@ void CellGatewayService::End(Request* request, const grpc::Status& status) {
          {"caller", request->caller},
          {"duration_seconds", absl::ToDoubleSeconds(elapsed)},
          {"outcome", code},
-         {"error", status.ok() ? std::string() : status.error_message()}});
+         {"error", status.ok() ? std::string()
+                               : CapForLog(status.error_message(), kMaxLoggedErrorBytes)}});
   }
   request->reactor->Finish(status);
   delete request;
@@ -107,14 +149,13 @@ grpc::ServerUnaryReactor* CellGatewayService::Cast(grpc::CallbackServerContext* 
                                                    const v1::CastRequest* request,
                                                    v1::CastResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  Request* r = Begin(context, reactor, "cast", request->target(), request->method());
+  Request* r = Begin(context, reactor, "cast", &request->target(), request->method());
   if (r == nullptr) return reactor;
-  absl::StatusOr<bridge::RpcRequest> validated = ValidateCast(*request);
+  absl::StatusOr<bridge::RpcRequest> validated = ValidateCast(*request, EditsFor(*r));
   if (!validated.ok()) {
     End(r, ToGrpcStatus(validated.status()));
     return reactor;
   }
-  validated->context_json = WithRequestId(validated->context_json, r->request_id);
   bridge_->Cast(*validated, [this, r, response](absl::StatusOr<bridge::SendResult> result) {
     if (!result.ok()) return End(r, ToGrpcStatus(result.status()));
     response->set_unique_id(result->unique_id);
@@ -127,14 +168,13 @@ grpc::ServerUnaryReactor* CellGatewayService::Fanout(grpc::CallbackServerContext
                                                      const v1::FanoutRequest* request,
                                                      v1::FanoutResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  Request* r = Begin(context, reactor, "fanout", request->target(), request->method());
+  Request* r = Begin(context, reactor, "fanout", &request->target(), request->method());
   if (r == nullptr) return reactor;
-  absl::StatusOr<bridge::RpcRequest> validated = ValidateFanout(*request);
+  absl::StatusOr<bridge::RpcRequest> validated = ValidateFanout(*request, EditsFor(*r));
   if (!validated.ok()) {
     End(r, ToGrpcStatus(validated.status()));
     return reactor;
   }
-  validated->context_json = WithRequestId(validated->context_json, r->request_id);
   bridge_->Fanout(*validated, [this, r, response](absl::StatusOr<bridge::SendResult> result) {
     if (!result.ok()) return End(r, ToGrpcStatus(result.status()));
     response->set_unique_id(result->unique_id);
@@ -147,14 +187,15 @@ grpc::ServerUnaryReactor* CellGatewayService::Call(grpc::CallbackServerContext* 
                                                    const v1::CallRequest* request,
                                                    v1::CallResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  Request* r = Begin(context, reactor, "call", request->target(), request->method());
+  Request* r = Begin(context, reactor, "call", &request->target(), request->method());
   if (r == nullptr) return reactor;
-  absl::StatusOr<ValidatedCall> validated = ValidateCall(*request, GrpcDeadline(context));
+  absl::StatusOr<ValidatedCall> validated =
+      ValidateCall(*request, GrpcDeadline(context), EditsFor(*r));
   if (!validated.ok()) {
     End(r, ToGrpcStatus(validated.status()));
     return reactor;
   }
-  validated->request.context_json = WithRequestId(validated->request.context_json, r->request_id);
+  validated->options.timeout = call_timeouts_.For(r->cell, validated->options.timeout);
   bridge_->Call(validated->request, validated->options,
                 [this, r, response](absl::StatusOr<bridge::CallResult> result) {
                   if (!result.ok()) return End(r, ToGrpcStatus(result.status()));
@@ -172,7 +213,7 @@ grpc::ServerUnaryReactor* CellGatewayService::ListCells(grpc::CallbackServerCont
                                                         const v1::ListCellsRequest* request,
                                                         v1::ListCellsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  Request* r = Begin(context, reactor, "list_cells", v1::Target(), "");
+  Request* r = Begin(context, reactor, "list_cells", nullptr, "");
   if (r == nullptr) return reactor;
   for (const bridge::CellStatus& cell : bridge_->ListCells()) {
     v1::CellInfo* info = response->add_cells();
@@ -193,14 +234,20 @@ grpc::ServerUnaryReactor* CellGatewayService::Notify(grpc::CallbackServerContext
   target.set_cell(request->cell());
   target.set_exchange(request->exchange());
   target.set_topic(EffectiveTopic(*request));
-  Request* r = Begin(context, reactor, "notify", target, request->event_type());
+  const absl::Status bounds = CheckNotifyBounds(*request);
+  Request* r = Begin(context, reactor, "notify", &target, request->event_type(), &bounds);
   if (r == nullptr) return reactor;
   if (notifications_ == nullptr) {
     End(r, grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "notifications are not served here"));
     return reactor;
   }
   bridge::NotifyRequest notify = ToNotifyRequest(*request);
-  notify.context_json = WithRequestId(notify.context_json, r->request_id);
+  absl::StatusOr<std::string> sent_context = BuildContext(notify.context_json, EditsFor(*r));
+  if (!sent_context.ok()) {
+    End(r, ToGrpcStatus(sent_context.status()));
+    return reactor;
+  }
+  notify.context_json = *std::move(sent_context);
   notifications_->Notify(notify,
                          [this, r, response](absl::StatusOr<bridge::NotifyResult> result) {
                            if (!result.ok()) return End(r, ToGrpcStatus(result.status()));
@@ -230,6 +277,29 @@ grpc::ServerBidiReactor<v1::SubscribeRequest, v1::Notification>* CellGatewayServ
   env.only_cell = only_cell_;
   env.shutting_down = &shutting_down_;
   return new SubscribeReactor(context, env);
+}
+
+grpc::ServerBidiReactor<v1::ServeRequest, v1::ServeEvent>* CellGatewayService::Serve(
+    grpc::CallbackServerContext* context) {
+  if (serve_ == nullptr) {
+    class Unimplemented : public grpc::ServerBidiReactor<v1::ServeRequest, v1::ServeEvent> {
+     public:
+      Unimplemented() {
+        Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "serving is not enabled here"));
+      }
+      void OnDone() override { delete this; }
+    };
+    return new Unimplemented();
+  }
+  ServeEnvironment env;
+  env.serve = serve_;
+  env.serve_metrics = serve_metrics_;
+  env.serve_health = serve_health_;
+  env.metrics = metrics_;
+  env.authorizer = authorizer_;
+  env.only_cell = only_cell_;
+  env.shutting_down = &shutting_down_;
+  return new ServeReactor(context, env);
 }
 
 void CellGatewayService::BeginShutdown() { shutting_down_.store(true, std::memory_order_release); }

@@ -13,10 +13,20 @@
 // Shutdown: after BeginShutdown() new requests fail with UNAVAILABLE; requests already
 // accepted run to completion; AwaitIdle() waits for them.
 //
-// Security: with an Authorizer (gateway/security/authorizer.h), every request is authenticated and
-// authorised first thing, right after the shutdown check; a refusal (UNAUTHENTICATED,
-// PERMISSION_DENIED) ends it before validation and before the bridge sees it. The caller's
-// identity goes into the request's log line.
+// Order of work for Cast, Call and Fanout, cheapest and most bounding first:
+//   1. shutdown check (UNAVAILABLE);
+//   2. CheckBounds (gateway/rpc/request_validator.h): required fields and 255-byte limits,
+//      reading sizes only, so nothing longer is ever glob-matched or parsed;
+//   3. with an Authorizer (gateway/security/authorizer.h): authentication and the policy
+//      (UNAUTHENTICATED, PERMISSION_DENIED) over the bounded fields;
+//   4. validation proper: durations, and the context read once (request id added, the
+//      grant's context_deny and context_set applied; PERMISSION_DENIED for a denied key);
+//   5. for calls, the timeout bounded per cell (gateway/rpc/call_timeouts.h);
+//   6. the bridge.
+// A refusal at any step ends the request before the bridge sees it. Every request, refused
+// or not, gets one log line (info when OK, warning otherwise; none below the configured
+// level) whose caller-supplied values are cut to kMaxLoggedValueBytes (CapForLog), with the
+// caller's identity when there is an Authorizer.
 #ifndef CELLGW_GATEWAY_RPC_CELL_GATEWAY_SERVICE_H_
 #define CELLGW_GATEWAY_RPC_CELL_GATEWAY_SERVICE_H_
 
@@ -29,8 +39,11 @@
 #include "bridge/notification_bridge.h"
 #include "bridge/rpc_bridge.h"
 #include "cellgw/v1/gateway.grpc.pb.h"
-#include "gateway/security/authorizer.h"
 #include "gateway/observability/metrics.h"
+#include "gateway/rpc/call_timeouts.h"
+#include "gateway/rpc/request_context.h"
+#include "gateway/security/authorizer.h"
+#include "gateway/rpc/serve_reactor.h"
 #include "gateway/rpc/subscribe_reactor.h"
 
 namespace cellgw::gateway {
@@ -39,10 +52,12 @@ class CellGatewayService final : public v1::CellGateway::CallbackService {
  public:
   // `bridge` must outlive the service; `metrics` may be null. `authorizer` may be null (no
   // authentication: every caller may do everything); otherwise it must outlive the service.
-  // `notifications` serves Notify and Subscribe; null answers them with UNIMPLEMENTED,
-  // otherwise it must outlive the service.
+  // `call_timeouts` bounds each call's timeout per cell (default: no bound beyond the
+  // bridge's own rpc_response_timeout default). `notifications` serves Notify and Subscribe;
+  // null answers them with UNIMPLEMENTED, otherwise it must outlive the service.
   CellGatewayService(bridge::RpcBridge* bridge, GatewayMetrics* metrics,
                      const Authorizer* authorizer = nullptr,
+                     CallTimeouts call_timeouts = CallTimeouts(),
                      bridge::NotificationBridge* notifications = nullptr);
 
   grpc::ServerUnaryReactor* Cast(grpc::CallbackServerContext* context,
@@ -65,6 +80,17 @@ class CellGatewayService final : public v1::CellGateway::CallbackService {
                                    v1::NotifyResponse* response) override;
   grpc::ServerBidiReactor<v1::SubscribeRequest, v1::Notification>* Subscribe(
       grpc::CallbackServerContext* context) override;
+  // Each Serve stream is a ServeReactor (gateway/rpc/serve_reactor.h), not counted in
+  // in_flight(), like Subscribe. UNIMPLEMENTED until EnableServe.
+  grpc::ServerBidiReactor<v1::ServeRequest, v1::ServeEvent>* Serve(
+      grpc::CallbackServerContext* context) override;
+  // Serves Serve streams with `serve`; `metrics` and `health` may be null. All must outlive
+  // the service. Call before the server starts.
+  void EnableServe(bridge::ServeBridge* serve, ServeMetrics* metrics, ServeHealth* health) {
+    serve_ = serve;
+    serve_metrics_ = metrics;
+    serve_health_ = health;
+  }
 
   // Refuse new requests with UNAVAILABLE from now on. Thread-safe.
   void BeginShutdown();
@@ -75,11 +101,16 @@ class CellGatewayService final : public v1::CellGateway::CallbackService {
  private:
   struct Request;  // one request's bookkeeping: kind, cell, ids, start time
 
-  // Common start of every RPC: shutdown check, authorisation, request id, metrics, in-flight
-  // count.
+  // Common start of every RPC: request id, metrics, in-flight count, then steps 1 to 3
+  // above (`target` is null for ListCells, which has no target: it is only authenticated).
   // Returns nullptr after finishing the reactor itself when the request is refused.
+  // `bounds`, when given, replaces CheckBounds(*target, method): the outcome of the same
+  // checks for a request whose fields have other names (Notify's cell, topic, event_type).
   Request* Begin(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
-                 absl::string_view kind, const v1::Target& target, absl::string_view method);
+                 absl::string_view kind, const v1::Target* target, absl::string_view method,
+                 const absl::Status* bounds = nullptr);
+  // Step 4's input for `request`: its id, and its grant's context rules when authorised.
+  ContextEdits EditsFor(const Request& request) const;
   // Common end: metrics, log line, Finish, in-flight count. Deletes `request`.
   void End(Request* request, const grpc::Status& status);
   std::string CellLabel(const std::string& cell) const;
@@ -87,7 +118,11 @@ class CellGatewayService final : public v1::CellGateway::CallbackService {
   bridge::RpcBridge* bridge_;
   GatewayMetrics* metrics_;
   const Authorizer* authorizer_;
+  const CallTimeouts call_timeouts_;
   bridge::NotificationBridge* notifications_;
+  bridge::ServeBridge* serve_ = nullptr;
+  ServeMetrics* serve_metrics_ = nullptr;
+  ServeHealth* serve_health_ = nullptr;
   std::string only_cell_;  // the single cell's name when exactly one is configured
   std::atomic<bool> shutting_down_{false};
   mutable absl::Mutex mu_;

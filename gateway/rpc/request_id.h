@@ -1,6 +1,7 @@
 // Request ids: taken from the caller's `x-request-id` metadata or generated as
 // "req-<uuid4>" (oslo.context's format), returned to the caller in the response metadata and
-// sent to the service as the context's `request_id` unless the caller's context has one.
+// sent to the service as the context's `request_id` unless the caller's context has one
+// (gateway/rpc/request_context.h adds it).
 #ifndef CELLGW_GATEWAY_RPC_REQUEST_ID_H_
 #define CELLGW_GATEWAY_RPC_REQUEST_ID_H_
 
@@ -20,11 +21,6 @@ std::string ChooseRequestId(absl::string_view from_caller);
 
 // The request id of the RPC on `context`: ChooseRequestId of its x-request-id metadata.
 std::string RequestIdOf(const grpc::ServerContextBase& context);
-
-// `context_json` with "request_id": `request_id` appended when the object has no
-// "request_id" member; unchanged when it has one or is not a JSON object (the bridge then
-// rejects it with INVALID_ARGUMENT naming context_json). "" counts as {}.
-std::string WithRequestId(const std::string& context_json, absl::string_view request_id);
 
 }  // namespace cellgw::gateway
 

@@ -235,12 +235,19 @@ SubscribeReactor::SubscribeReactor(grpc::CallbackServerContext* context,
 
 grpc::Status SubscribeReactor::Start() {
   const v1::SubscribeRequest& first = request_;
+  // Bounded first: what follows logs, labels and authorises these fields.
+  if (absl::Status bounds = CheckSubscriptionBounds(first); !bounds.ok()) {
+    return ToGrpcStatus(bounds);
+  }
   cell_ = first.cell().empty() && !env_.only_cell.empty() ? env_.only_cell : first.cell();
   if (env_.metrics != nullptr) series_ = env_.metrics->RequestStarted("subscribe", cell_);
   if (env_.authorizer != nullptr) {
     for (const std::string& topic : EffectiveTopics(first)) {
-      Authorizer::Decision decision =
-          env_.authorizer->Check(*context_, "subscribe", cell_, first.exchange(), topic, "");
+      RequestTarget target;
+      target.cell = cell_;
+      target.exchange = first.exchange();
+      target.topic = topic;
+      Authorizer::Decision decision = env_.authorizer->Check(*context_, "subscribe", target);
       caller_ = std::move(decision.caller);
       if (!decision.status.ok()) return decision.status;
     }

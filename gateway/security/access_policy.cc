@@ -5,13 +5,6 @@
 namespace cellgw::gateway {
 namespace {
 
-bool AnyMatches(const std::vector<std::string>& patterns, absl::string_view text) {
-  for (const std::string& pattern : patterns) {
-    if (GlobMatch(pattern, text)) return true;
-  }
-  return false;
-}
-
 bool NamesCaller(const Grant& grant, const Caller& caller) {
   switch (caller.source) {
     case Caller::Source::kToken:
@@ -33,12 +26,43 @@ bool AllowsExchange(const Grant& grant, const AccessRequest& request) {
     // allowing it here only lets that better error through.
     return effective == request.control_exchange;
   }
-  return AnyMatches(grant.exchanges, effective);
+  return AnyGlobMatches(grant.exchanges, effective);
 }
 
-// Notify and Subscribe have no method; their grants stop at the topic.
+// An absent list allows any value; see Grant.
+bool AllowsOptional(const std::vector<std::string>& patterns, absl::string_view value) {
+  return patterns.empty() || AnyGlobMatches(patterns, value);
+}
+
+// Notifications have no server: a grant's `servers` does not apply to them.
+bool AllowsServer(const Grant& grant, const AccessRequest& request) {
+  if (grant.servers.empty() || request.kind == RequestKind::kNotify ||
+      request.kind == RequestKind::kSubscribe) {
+    return true;
+  }
+  if (request.kind == RequestKind::kFanout) {
+    // Every server of the topic receives a fanout: only "any server" covers it.
+    for (const std::string& pattern : grant.servers) {
+      if (pattern == "*") return true;
+    }
+    return false;
+  }
+  return AnyGlobMatches(grant.servers, request.server);
+}
+
+// Only requests to one endpoint's method have a namespace: Serve registers a whole server,
+// notifications have none.
+bool AllowsNamespace(const Grant& grant, const AccessRequest& request) {
+  const bool has_namespace = request.kind == RequestKind::kCall ||
+                             request.kind == RequestKind::kCast ||
+                             request.kind == RequestKind::kFanout;
+  return !has_namespace || AllowsOptional(grant.namespaces, request.namespace_);
+}
+
+// Notify, Subscribe and Serve have no method; their grants stop at the topic.
 bool HasMethod(RequestKind kind) {
-  return kind != RequestKind::kNotify && kind != RequestKind::kSubscribe;
+  return kind != RequestKind::kNotify && kind != RequestKind::kSubscribe &&
+         kind != RequestKind::kServe;
 }
 
 bool AllowsKind(const Grant& grant, RequestKind kind) {
@@ -63,58 +87,35 @@ absl::string_view RequestKindName(RequestKind kind) {
       return "notify";
     case RequestKind::kSubscribe:
       return "subscribe";
+    case RequestKind::kServe:
+      return "serve";
   }
   return "unknown";
 }
 
 std::optional<RequestKind> ParseRequestKind(absl::string_view name) {
   for (RequestKind kind : {RequestKind::kCall, RequestKind::kCast, RequestKind::kFanout,
-                           RequestKind::kNotify, RequestKind::kSubscribe}) {
+                           RequestKind::kNotify, RequestKind::kSubscribe, RequestKind::kServe}) {
     if (RequestKindName(kind) == name) return kind;
   }
   return std::nullopt;
-}
-
-// The classic greedy matcher: on a mismatch after a '*', that star absorbs one more byte and
-// matching resumes behind it. Only the most recent star needs revisiting, because any match
-// an earlier star could enable is also reachable by extending the later one.
-bool GlobMatch(absl::string_view pattern, absl::string_view text) {
-  size_t p = 0;
-  size_t t = 0;
-  size_t star = absl::string_view::npos;  // position of the last '*' seen in `pattern`
-  size_t star_text = 0;                   // where in `text` that star's run ends for now
-  while (t < text.size()) {
-    if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      star_text = t;
-    } else if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
-      ++p;
-      ++t;
-    } else if (star != absl::string_view::npos) {
-      p = star + 1;
-      t = ++star_text;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
 }
 
 std::string DescribeCaller(const Caller& caller) {
   return absl::StrCat(caller.source == Caller::Source::kToken ? "token:" : "cert:", caller.name);
 }
 
-bool AccessPolicy::Allows(const Caller& caller, const AccessRequest& request) const {
+const Grant* AccessPolicy::Find(const Caller& caller, const AccessRequest& request) const {
   for (const Grant& grant : grants_) {
     if (NamesCaller(grant, caller) && AllowsKind(grant, request.kind) &&
-        AnyMatches(grant.cells, request.cell) && AllowsExchange(grant, request) &&
-        AnyMatches(grant.topics, request.topic) &&
-        (!HasMethod(request.kind) || AnyMatches(grant.methods, request.method))) {
-      return true;
+        AnyGlobMatches(grant.cells, request.cell) && AllowsExchange(grant, request) &&
+        AnyGlobMatches(grant.topics, request.topic) &&
+        (!HasMethod(request.kind) || AnyGlobMatches(grant.methods, request.method)) &&
+        AllowsServer(grant, request) && AllowsNamespace(grant, request)) {
+      return &grant;
     }
   }
-  return false;
+  return nullptr;
 }
 
 }  // namespace cellgw::gateway

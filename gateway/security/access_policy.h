@@ -10,10 +10,12 @@
 //
 // A request is allowed when at least one grant of its caller allows it; a grant allows it
 // when every one of the grant's lists has a pattern matching the request's field. Patterns
-// are shell-style globs over bytes: '*' matches any run (also an empty one), '?' exactly one
-// byte, anything else itself; there are no escapes or character classes, and matching is
-// case-sensitive and whole-string. ListCells is not governed by grants (any authenticated
-// caller may list cells; see security_config.h).
+// are shell-style globs over bytes (gateway/security/glob.h). ListCells is not governed by
+// grants (any authenticated caller may list cells; see security_config.h).
+//
+// The first grant, in policy order, that allows a request is the one applied: its
+// context_deny and context_set (gateway/security/context_rules.h) govern that request's
+// context. Put narrower grants first.
 #ifndef CELLGW_GATEWAY_SECURITY_ACCESS_POLICY_H_
 #define CELLGW_GATEWAY_SECURITY_ACCESS_POLICY_H_
 
@@ -23,22 +25,21 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "gateway/security/context_rules.h"
+#include "gateway/security/glob.h"
 
 namespace cellgw::gateway {
 
 // The RPC kinds a grant can allow. ListCells is deliberately not one of them. kNotify and
 // kSubscribe (the Notify and Subscribe RPCs) are granted on cell, exchange and topic: a grant's
 // `methods` do not apply to them.
-enum class RequestKind { kCall, kCast, kFanout, kNotify, kSubscribe };
+// kServe (the Serve RPC: a worker serving a topic) is granted on cell, exchange and topic too.
+enum class RequestKind { kCall, kCast, kFanout, kNotify, kSubscribe, kServe };
 
-// "call", "cast", "fanout", "notify", "subscribe".
+// "call", "cast", "fanout", "notify", "subscribe", "serve".
 absl::string_view RequestKindName(RequestKind kind);
 // The inverse of RequestKindName; nullopt for anything else (the YAML parser reports it).
 std::optional<RequestKind> ParseRequestKind(absl::string_view name);
-
-// Whole-string glob match as described above. Iterative (no recursion) and allocation-free;
-// time at most proportional to pattern.size() * text.size().
-bool GlobMatch(absl::string_view pattern, absl::string_view text);
 
 // Who is calling, once authenticated.
 struct Caller {
@@ -69,6 +70,17 @@ struct Grant {
   // Empty means call, cast and fanout: notify and subscribe must be named, so that no grant
   // written before they existed allows them.
   std::vector<RequestKind> kinds;
+  // Patterns for target.server and target.namespace. Empty (the default): any value, set or
+  // not; unlike `exchanges`, whose default is narrow because another exchange reaches other
+  // services, server and namespace only choose among the topic's own servers and endpoints.
+  // When given, an unset value is matched as "": the pattern "" (or "*") matches it, so
+  // ["", "admin"] allows the default namespace and "admin". A fanout reaches every server of
+  // its topic whatever target.server says, so `servers` allows fanouts only when it holds
+  // the pattern "*".
+  std::vector<std::string> servers;
+  std::vector<std::string> namespaces;
+  // What the caller may put in context_json and what the gateway sets there.
+  ContextRules context;
 };
 
 // One request as the policy sees it.
@@ -84,6 +96,9 @@ struct AccessRequest {
   absl::string_view topic;
   // Not consulted for kNotify and kSubscribe.
   absl::string_view method;
+  // Target.server and Target.namespace as sent ("" = not set).
+  absl::string_view server;
+  absl::string_view namespace_;
 };
 
 class AccessPolicy {
@@ -91,8 +106,13 @@ class AccessPolicy {
   AccessPolicy() = default;
   explicit AccessPolicy(std::vector<Grant> grants) : grants_(std::move(grants)) {}
 
-  // True when some grant of `caller` allows `request`. Thread-safe (const).
-  bool Allows(const Caller& caller, const AccessRequest& request) const;
+  // The first grant of `caller` (in policy order) that allows `request`, or nullptr. The
+  // grant lives as long as the policy. Thread-safe (const).
+  const Grant* Find(const Caller& caller, const AccessRequest& request) const;
+  // Find() != nullptr.
+  bool Allows(const Caller& caller, const AccessRequest& request) const {
+    return Find(caller, request) != nullptr;
+  }
 
   const std::vector<Grant>& grants() const { return grants_; }
 

@@ -64,9 +64,8 @@ absl::StatusOr<Caller> Authorizer::Authenticate(
 }
 
 Authorizer::Decision Authorizer::Check(const grpc::ServerContextBase& context,
-                                       absl::string_view kind, absl::string_view cell,
-                                       absl::string_view exchange, absl::string_view topic,
-                                       absl::string_view method) const {
+                                       absl::string_view kind,
+                                       const RequestTarget& target) const {
   std::vector<absl::string_view> authorization;
   const auto& metadata = context.client_metadata();
   const auto range = metadata.equal_range(kAuthorizationHeader);
@@ -82,9 +81,15 @@ Authorizer::Decision Authorizer::Check(const grpc::ServerContextBase& context,
       if (values.size() == 1) subject.emplace(values.front().data(), values.front().size());
     }
   }
+  return Decide(authorization, subject, kind, target);
+}
 
+Authorizer::Decision Authorizer::Decide(const std::vector<absl::string_view>& authorization,
+                                        const std::optional<std::string>& certificate_subject,
+                                        absl::string_view kind,
+                                        const RequestTarget& target) const {
   Decision decision;
-  absl::StatusOr<Caller> caller = Authenticate(authorization, subject);
+  absl::StatusOr<Caller> caller = Authenticate(authorization, certificate_subject);
   if (!caller.ok()) {
     decision.status = ToGrpc(caller.status());
     return decision;
@@ -100,20 +105,30 @@ Authorizer::Decision Authorizer::Check(const grpc::ServerContextBase& context,
 
   AccessRequest request;
   request.kind = *request_kind;
-  request.cell = cell;
-  request.exchange = exchange;
-  auto it = control_exchanges_.find(std::string(cell));
+  request.cell = target.cell;
+  request.exchange = target.exchange;
+  auto it = control_exchanges_.find(std::string(target.cell));
   if (it != control_exchanges_.end()) request.control_exchange = it->second;
-  request.topic = topic;
-  request.method = method;
-  if (!policy_.Allows(*caller, request)) {
-    decision.status =
-        grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                     absl::StrCat(decision.caller, " may not ", kind, " method ", Quote(method),
-                                  " on topic ", Quote(topic), ", exchange ",
-                                  exchange.empty() ? "(the control exchange)" : Quote(exchange),
-                                  ", cell ", Quote(cell)));
+  request.topic = target.topic;
+  request.method = target.method;
+  request.server = target.server;
+  request.namespace_ = target.namespace_;
+  const Grant* grant = policy_.Find(*caller, request);
+  if (grant == nullptr) {
+    std::string message =
+        absl::StrCat(decision.caller, " may not ", kind, " method ", Quote(target.method),
+                     " on topic ", Quote(target.topic), ", exchange ",
+                     target.exchange.empty() ? "(the control exchange)" : Quote(target.exchange),
+                     ", cell ", Quote(target.cell));
+    // Only named when set, so the messages of requests without them stay as they were.
+    if (!target.server.empty()) absl::StrAppend(&message, ", server ", Quote(target.server));
+    if (!target.namespace_.empty()) {
+      absl::StrAppend(&message, ", namespace ", Quote(target.namespace_));
+    }
+    decision.status = grpc::Status(grpc::StatusCode::PERMISSION_DENIED, std::move(message));
+    return decision;
   }
+  decision.context = MakeContextPolicy(grant->context, caller->name, decision.caller);
   return decision;
 }
 

@@ -13,6 +13,8 @@
 //                      ambiguous).
 //   PERMISSION_DENIED  Call/Cast/Fanout that no grant of the caller allows
 //                      (gateway/security/access_policy.h). ListCells only needs authentication.
+//                      (A context key the applied grant denies is refused later, when the
+//                      context is read: gateway/rpc/request_context.h.)
 // Messages name the caller and the request's routing fields, never a token.
 #ifndef CELLGW_GATEWAY_SECURITY_AUTHORIZER_H_
 #define CELLGW_GATEWAY_SECURITY_AUTHORIZER_H_
@@ -27,11 +29,23 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "gateway/security/access_policy.h"
 #include "gateway/config/security_config.h"
+#include "gateway/security/access_policy.h"
+#include "gateway/security/context_rules.h"
 #include "gateway/security/token_authenticator.h"
 
 namespace cellgw::gateway {
+
+// The routing fields of one request as the caller sent them. Every field is at most 255
+// bytes by the time it gets here (CellGatewayService checks lengths first).
+struct RequestTarget {
+  absl::string_view cell;  // already resolved to the only cell when the target named none
+  absl::string_view exchange;
+  absl::string_view topic;
+  absl::string_view namespace_;
+  absl::string_view server;
+  absl::string_view method;
+};
 
 class Authorizer {
  public:
@@ -43,21 +57,27 @@ class Authorizer {
   struct Decision {
     grpc::Status status;  // OK, UNAUTHENTICATED or PERMISSION_DENIED
     std::string caller;   // DescribeCaller() of the authenticated caller, "" when none
+    // When OK for a call, cast or fanout: the context rules of the grant that allowed it,
+    // for this caller (gateway/rpc/request_context applies them). Empty for list_cells.
+    ContextPolicy context;
   };
 
-  // Authenticates the caller of `context` and, unless `kind` is "list_cells" (which needs
-  // authentication only), checks the policy for a request of that kind ("call", "cast",
-  // "fanout"; any other kind is refused with PERMISSION_DENIED) to `cell` (already resolved
-  // to the only cell when the target named none), `exchange` (as sent), `topic` and
-  // `method`. Thread-safe (const); call it on the RPC's own thread (auth_context() is built
-  // lazily).
+  // Authenticates the caller of `context` and decides as Decide() does. Call it on the RPC's
+  // own thread (auth_context() is built lazily). Thread-safe (const).
   Decision Check(const grpc::ServerContextBase& context, absl::string_view kind,
-                 absl::string_view cell, absl::string_view exchange, absl::string_view topic,
-                 absl::string_view method) const;
+                 const RequestTarget& target) const;
 
-  // The authentication step on its own, from the values of every `authorization` metadata
-  // entry and the verified client-certificate subject (nullopt when there is none).
-  // UNAUTHENTICATED as described above. Thread-safe (const).
+  // The decision for a caller presenting `authorization` (the values of every
+  // `authorization` metadata entry) and `certificate_subject` (the verified client
+  // certificate's subject, nullopt when there is none): authentication as Authenticate();
+  // then, unless `kind` is "list_cells" (authentication only), the policy for a request of
+  // that kind ("call", "cast", "fanout"; any other kind is PERMISSION_DENIED) to `target`.
+  // Thread-safe (const).
+  Decision Decide(const std::vector<absl::string_view>& authorization,
+                  const std::optional<std::string>& certificate_subject, absl::string_view kind,
+                  const RequestTarget& target) const;
+
+  // The authentication step on its own. UNAUTHENTICATED as described above. Thread-safe.
   absl::StatusOr<Caller> Authenticate(const std::vector<absl::string_view>& authorization,
                                       const std::optional<std::string>& certificate_subject) const;
 

@@ -251,9 +251,12 @@ class Bench(object):
         self.gateway_port = free_port()
         config = os.path.join(self.workdir, 'cellgw.yaml')
         with open(config, 'w') as f:
+            # The tools put every slot on one connection (--channels=1), up to
+            # --inflight-rss calls at once: above the default max_concurrent_streams.
             f.write('listen: 127.0.0.1:%d\n'
                     'log_level: %s\n'
                     'shutdown_grace_period: 5\n'
+                    'max_concurrent_streams: 1000000\n'
                     'cells:\n'
                     '  - name: bench\n'
                     '    transport_url: %s\n'

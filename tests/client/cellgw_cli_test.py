@@ -16,9 +16,9 @@ import threading
 import unittest
 
 WORKSPACE = os.environ.get('TEST_WORKSPACE', 'cellgw')
-OPTIONS = ['--addr', '--call-monitor-timeout', '--cell', '--context', '--deadline',
-           '--exchange', '--namespace', '--request-id', '--server', '--timeout', '--topic',
-           '--version']
+OPTIONS = ['--addr', '--ca-file', '--call-monitor-timeout', '--cell', '--cert-file',
+           '--context', '--deadline', '--exchange', '--key-file', '--namespace', '--request-id',
+           '--server', '--timeout', '--token', '--topic', '--version']
 
 
 def runfile(relative):

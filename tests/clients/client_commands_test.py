@@ -1,18 +1,20 @@
 #!/usr/bin/python3
-"""The Go and Node.js example commands (client/go, client/node) against a real gateway.
+"""The example commands of every language (cellgw-cli, client/go, client/node) against a
+real gateway: each must take the same arguments and settings and print and exit alike.
 
-    client_commands_test.py go|node
+    client_commands_test.py cli|go|node
 
 Part of tests/clients; Bazel runs it through run_client_test.sh (sh_tests
-//tests/clients:go_client_test and :node_client_test, tag "integration") under
+//tests/clients:cli_client_test, :go_client_test and :node_client_test, tag "integration") under
 /usr/bin/python3, which has python3-grpcio (for the health watch) and oslo.messaging.
 
 Everything is real and private to the test: a RabbitMQ node (tests/support/rabbitmq_node.py),
 one oslo.messaging RPC server (tests/support/oslo_server.py: topic "compute", server "host1",
 exchange "nova"), and two cellgw gateways on it: one plaintext, one with TLS (optional client
 certificates), bearer tokens and a policy, its certificates made here with openssl. The
-client is built the way a user builds it: client/go/build.sh (Debian's Go packages, offline;
-GOCACHE under the test's temp dir) or client/node/install.sh (`npm ci` from the lockfile).
+client is built the way a user builds it: cellgw-cli by Bazel, client/go/build.sh (Debian's
+Go packages, offline; the user's Go build cache) or client/node/install.sh (`npm ci` from the
+lockfile).
 Each test runs the example command as a user would, checks its stdout, stderr and exit
 status, and for casts and fanouts that the oslo server received the message. Every process
 started here is stopped by PID in tearDownClass.
@@ -24,13 +26,10 @@ Outside Bazel, after `bazel build //gateway:cellgw`:
     /usr/bin/python3 tests/clients/client_commands_test.py go
 """
 
-import ctypes
 import json
 import os
-import queue
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,6 @@ import threading
 import time
 import unittest
 import uuid
-import xml.etree.ElementTree as ET
 
 
 def _tree_root():
@@ -60,7 +58,9 @@ sys.path.insert(0, SUPPORT)
 
 import grpc  # noqa: E402
 
+import junit_report  # noqa: E402
 import rabbitmq_node  # noqa: E402
+from child_processes import OsloServerEvents, die_with_parent, stop  # noqa: E402
 
 CELL = 'cell1'
 VHOST = 'clients'
@@ -71,29 +71,8 @@ TOKEN = 'client-token-5b7d0c2e9f31a846'
 CLIENT_SUBJECT = 'CN=client1,O=cellgw test'
 STARTUP_TIMEOUT_S = 120
 BUILD_TIMEOUT_S = 600   # a cold Go build of grpc-go on two busy cores
-EVENT_TIMEOUT_S = 30
 COMMAND_TIMEOUT_S = 60
-STOP_TIMEOUT_S = 30
 HEX32 = r'[0-9a-f]{32}'
-
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _die_with_parent():
-    # In the child before exec: should the test process be killed outright (Bazel's
-    # timeout), the kernel sends the child SIGTERM instead of leaving it running.
-    _libc.prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
-
-
-def _stop(proc):
-    """SIGTERM, then SIGKILL after STOP_TIMEOUT_S; reaped on return."""
-    if proc is not None and proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _tail(path, limit=3000):
@@ -102,36 +81,6 @@ def _tail(path, limit=3000):
             return f.read()[-limit:].decode('utf-8', 'replace')
     except OSError:
         return ''
-
-
-class OsloServerEvents(object):
-    """The JSON event lines of oslo_server.py, read by a thread into a queue."""
-
-    def __init__(self, stream):
-        self._queue = queue.Queue()
-        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
-
-    def _read(self, stream):
-        for raw in stream:
-            try:
-                self._queue.put(json.loads(raw))
-            except ValueError:
-                pass   # not an event line
-        self._queue.put(None)   # EOF: the server exited
-
-    def wait_for(self, predicate, timeout=EVENT_TIMEOUT_S):
-        """The first event satisfying predicate (earlier ones are consumed); AssertionError
-        when the server exits or `timeout` passes first."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                event = self._queue.get(timeout=max(deadline - time.monotonic(), 0))
-            except queue.Empty:
-                raise AssertionError('no matching oslo server event within %d s' % timeout)
-            if event is None:
-                raise AssertionError('the oslo server exited')
-            if predicate(event):
-                return event
 
 
 def _wait_cell_serving(channel, gateway, log):
@@ -195,12 +144,15 @@ class Client(object):
 
     def __init__(self, language, workdir):
         self.language = language
-        self.program = {'go': 'cellgw-go', 'node': 'cellgw-node'}[language]
-        self.dir = os.path.join(SOURCE_ROOT, 'client', language)
+        self.program = {'cli': 'cellgw-cli', 'go': 'cellgw-go', 'node': 'cellgw-node'}[language]
+        self.dir = os.path.join(SOURCE_ROOT, 'client', '' if language == 'cli' else language)
         self.env = dict(os.environ, CELLGW_PROTO_DIR=PROTO_DIR)
-        if language == 'go':
-            self.env.update(CELLGW_GO_WORK=os.path.join(workdir, 'go-work'),
-                            GOCACHE=os.path.join(workdir, 'go-cache'))
+        if language == 'cli':
+            self.prepare_argv = None   # Bazel built it: a data dependency of the test
+        elif language == 'go':
+            # Go's build cache is content-addressed and safe to share: the user's
+            # (~/.cache/go-build) spares every run a cold build of grpc-go.
+            self.env.update(CELLGW_GO_WORK=os.path.join(workdir, 'go-work'))
             self.prepare_argv = [os.path.join(self.dir, 'build.sh')]
         else:
             self.env.update(CELLGW_NODE_WORK=os.path.join(workdir, 'node-work'))
@@ -212,10 +164,15 @@ class Client(object):
 
     def start_preparing(self, log):
         """Starts build.sh / install.sh; finish_preparing() waits for it."""
+        if self.prepare_argv is None:
+            return None
         return subprocess.Popen(self.prepare_argv, env=self.env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=log, preexec_fn=_die_with_parent)
+                                stdout=subprocess.PIPE, stderr=log, preexec_fn=die_with_parent)
 
     def finish_preparing(self, proc, log_path):
+        if proc is None:
+            self.built = os.path.join(OUTPUT_ROOT, 'client', 'cellgw-cli')
+            return
         try:
             out, _ = proc.communicate(timeout=BUILD_TIMEOUT_S)
         except subprocess.TimeoutExpired:
@@ -230,12 +187,14 @@ class Client(object):
 
     def argv(self, args):
         """The example command with `args`, as run.sh would run it after building."""
-        if self.language == 'go':
+        if self.language in ('cli', 'go'):
             return [self.built] + list(args)
         return ['/usr/bin/node', os.path.join(self.built, 'bin', 'cellgw-node.js')] + list(args)
 
     def unit_test_commands(self):
         """The language's own tests of the client, each as (name, argv, cwd)."""
+        if self.language == 'cli':
+            return []   # C++: //tests/client:cellgw_cli_test, a Bazel target of its own
         if self.language == 'go':
             build = self.prepare_argv[0]
             return [('go vet', [build, '--go', 'vet', './...'], None),
@@ -278,7 +237,7 @@ class ClientCommandTest(unittest.TestCase):
                 [PYTHON, os.path.join(SUPPORT, 'oslo_server.py'), '--url', cls.broker.url(VHOST),
                  '--topic', 'compute', '--server', SERVER, '--exchange', 'nova'],
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
-                preexec_fn=_die_with_parent)
+                preexec_fn=die_with_parent)
         cls.events = OsloServerEvents(cls.oslo.stdout)
         cls.events.wait_for(lambda e: e.get('event') == 'ready', timeout=STARTUP_TIMEOUT_S)
 
@@ -311,7 +270,7 @@ class ClientCommandTest(unittest.TestCase):
         with open(log, 'wb') as out:
             gateway = subprocess.Popen([CELLGW, '--config', config], stdin=subprocess.DEVNULL,
                                        stdout=out, stderr=subprocess.STDOUT,
-                                       preexec_fn=_die_with_parent)
+                                       preexec_fn=die_with_parent)
         if security_yaml:
             with open(cls.pki['ca'], 'rb') as f:
                 channel = grpc.secure_channel(addr, grpc.ssl_channel_credentials(f.read()))
@@ -329,10 +288,10 @@ class ClientCommandTest(unittest.TestCase):
 
     @classmethod
     def _stop_all(cls):
-        _stop(cls.preparing)
-        _stop(cls.secure_gateway)
-        _stop(cls.gateway)
-        _stop(cls.oslo)
+        stop(cls.preparing)
+        stop(cls.secure_gateway)
+        stop(cls.gateway)
+        stop(cls.oslo)
         if cls.broker is not None:
             cls.broker.stop()
         if not os.environ.get('TEST_TMPDIR'):   # Bazel cleans its own temp dir
@@ -366,6 +325,8 @@ class ClientCommandTest(unittest.TestCase):
     # -- the example command: call, cast, fanout, list-cells --------------------------------
 
     def test_run_sh_builds_and_runs_a_call(self):
+        if self.LANGUAGE == 'cli':
+            self.skipTest('cellgw-cli has no run.sh: `bazel build //client:cellgw-cli` builds it')
         run_sh = os.path.join(self.client.dir, 'run.sh')
         args = {'n': 2 ** 64 - 1, 'text': 'caf\u00e9'}
         context = {'user_id': 'u-' + self.LANGUAGE, 'roles': ['admin']}
@@ -539,6 +500,8 @@ class ClientCommandTest(unittest.TestCase):
     # -- the language's own tests ------------------------------------------------------------
 
     def test_language_unit_tests_and_checks_pass(self):
+        if not self.client.unit_test_commands():
+            self.skipTest('no language-level tests here for %s' % self.client.program)
         for name, argv, cwd in self.client.unit_test_commands():
             with self.subTest(name):
                 result = subprocess.run(argv, cwd=cwd, env=self.client.env,
@@ -549,83 +512,12 @@ class ClientCommandTest(unittest.TestCase):
                 self.assertEqual(result.returncode, 0, '%s failed:\n%s' % (name, result.stdout))
 
 
-# -- running: unittest's report, plus JUnit XML for Bazel ------------------------------------
-
-class RecordingResult(unittest.TextTestResult):
-    """A TextTestResult that also keeps each test's worst outcome and time for the XML."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.outcomes = {}   # test id -> (outcome, detail, seconds), in order of running
-        self._started = {}
-
-    def startTest(self, test):
-        self._started[test.id()] = time.monotonic()
-        super().startTest(test)
-
-    def _record(self, test, outcome, detail=''):
-        started = self._started.get(test.id())
-        seconds = time.monotonic() - started if started is not None else 0.0
-        previous = self.outcomes.get(test.id())
-        if previous is None or previous[0] == 'passed':   # a failure is never overwritten
-            self.outcomes[test.id()] = (outcome, detail, seconds)
-
-    def addSuccess(self, test):
-        super().addSuccess(test)
-        self._record(test, 'passed')
-
-    def addFailure(self, test, err):
-        super().addFailure(test, err)
-        self._record(test, 'failure', self.failures[-1][1])
-
-    def addError(self, test, err):
-        super().addError(test, err)
-        self._record(test, 'error', self.errors[-1][1])
-
-    def addSubTest(self, test, subtest, err):
-        super().addSubTest(test, subtest, err)
-        if err is not None:
-            failed = self.failures if issubclass(err[0], test.failureException) else self.errors
-            self._record(test, 'failure', failed[-1][1])
-
-    def addSkip(self, test, reason):
-        super().addSkip(test, reason)
-        self._record(test, 'skipped', reason)
-
-
-def write_junit(outcomes, suite_name, path):
-    suite = ET.Element('testsuite', name=suite_name)
-    counts = {'tests': 0, 'failures': 0, 'errors': 0, 'skipped': 0}
-    for test_id, (outcome, detail, seconds) in outcomes.items():
-        if '(' in test_id:   # a class-level error, e.g. "setUpClass (__main__.ClientCommandTest)"
-            classname, name = ClientCommandTest.__name__, test_id
-        else:
-            classname, _, name = test_id.rpartition('.')
-        case = ET.SubElement(suite, 'testcase', name=name, classname=classname,
-                             time='%.3f' % seconds)
-        counts['tests'] += 1
-        if outcome != 'passed':
-            counts[{'failure': 'failures', 'error': 'errors', 'skipped': 'skipped'}[outcome]] += 1
-            ET.SubElement(case, outcome, message=detail.strip().split('\n')[-1][:200]).text = detail
-    for key, value in counts.items():
-        suite.set(key, str(value))
-    root = ET.Element('testsuites')
-    root.append(suite)
-    ET.ElementTree(root).write(path, encoding='UTF-8', xml_declaration=True)
-
-
 def main(argv):
-    if len(argv) != 2 or argv[1] not in ('go', 'node'):
-        sys.stderr.write('usage: client_commands_test.py go|node\n')
+    if len(argv) != 2 or argv[1] not in ('cli', 'go', 'node'):
+        sys.stderr.write('usage: client_commands_test.py cli|go|node\n')
         return 2
     ClientCommandTest.LANGUAGE = argv[1]
-    suite = unittest.defaultTestLoader.loadTestsFromTestCase(ClientCommandTest)
-    runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2, resultclass=RecordingResult)
-    result = runner.run(suite)
-    xml_path = os.environ.get('XML_OUTPUT_FILE')
-    if xml_path:
-        write_junit(result.outcomes, '%s_client_test' % argv[1], xml_path)
-    return 0 if result.wasSuccessful() else 1
+    return junit_report.run(ClientCommandTest, '%s_client_test' % argv[1])
 
 
 if __name__ == '__main__':

@@ -53,7 +53,9 @@ TEST(HttpListenConfigTest, MalformedAddressIsRefusedNamingTheKey) {
 }
 
 TEST(HttpListenConfigTest, EnvironmentVariableOverridesAndCanTurnItOff) {
-  const std::string yaml = absl::StrCat("http_listen: 127.0.0.1:8080\n", kCells);
+  // allow_insecure: the variable below opens the HTTP API to other hosts without security.
+  const std::string yaml =
+      absl::StrCat("allow_insecure: true\nhttp_listen: 127.0.0.1:8080\n", kCells);
   std::map<std::string, std::string> env = {{"CELLGW_HTTP_LISTEN", "0.0.0.0:9000"}};
   absl::StatusOr<GatewayConfig> config = ParseConfigWithEnvironment(yaml, Environment(&env));
   ASSERT_TRUE(config.ok()) << config.status();

@@ -52,9 +52,12 @@ class InteropTest : public ::testing::Test {
     capped.version_aliases["grizzly"] = "1.1";
     bridge::CellOptions small = Cell("small", node_->Url("/"), "nova");
     small.max_in_flight = 3;
+    // max_call_timeout defaults to rpc_response_timeout: no call to it outlives 1 s.
+    bridge::CellOptions short_calls = Cell("short", node_->Url("/"), "nova");
+    short_calls.rpc_response_timeout = absl::Seconds(1);
     auto gateway = StartGateway({Cell("cell1", node_->Url("/"), "nova"), capped, small,
                                  Cell("cell_a", node_->Url("cell_a"), "nova"),
-                                 Cell("cell_b", node_->Url("cell_b"), "nova")});
+                                 Cell("cell_b", node_->Url("cell_b"), "nova"), short_calls});
     ASSERT_TRUE(gateway.ok()) << gateway.status();
     gateway_ = new RunningGateway(*std::move(gateway));
   }
@@ -96,6 +99,17 @@ class InteropTest : public ::testing::Test {
     request.set_args_json(args);
     request.set_context_json(context);
     return gateway_->client->Call(request, response, absl::Now() + absl::Seconds(30));
+  }
+
+  // A call of the test server's slow(seconds) method on `server` of `cell`.
+  static v1::CallRequest SlowCall(const std::string& cell, const std::string& server,
+                                  int seconds) {
+    v1::CallRequest request;
+    *request.mutable_target() = Target(cell);
+    request.mutable_target()->set_server(server);
+    request.set_method("slow");
+    request.set_args_json(absl::StrCat(R"({"seconds": )", seconds, "}"));
+    return request;
   }
 
   // Blocks until `server` printed an event line containing `needle`.
@@ -398,11 +412,7 @@ TEST_F(InteropTest, VersionOverTheCapIsRefusedAndNothingIsSent) {
 }
 
 TEST_F(InteropTest, CallNobodyAnswersEndsWithDeadlineExceededAtItsTimeout) {
-  v1::CallRequest request;
-  *request.mutable_target() = Target();
-  request.mutable_target()->set_server("host1");
-  request.set_method("slow");
-  request.set_args_json(R"({"seconds": 4})");
+  v1::CallRequest request = SlowCall("cell1", "host1", 4);
   request.mutable_timeout()->set_seconds(1);
   v1::CallResponse response;
   const absl::Time start = absl::Now();
@@ -414,11 +424,7 @@ TEST_F(InteropTest, CallNobodyAnswersEndsWithDeadlineExceededAtItsTimeout) {
 }
 
 TEST_F(InteropTest, GrpcDeadlineEndsTheCallWhenItIsEarlierThanTheTimeout) {
-  v1::CallRequest request;
-  *request.mutable_target() = Target();
-  request.mutable_target()->set_server("host2");
-  request.set_method("slow");
-  request.set_args_json(R"({"seconds": 4})");
+  v1::CallRequest request = SlowCall("cell1", "host2", 4);
   request.mutable_timeout()->set_seconds(30);
   v1::CallResponse response;
   const absl::Time start = absl::Now();
@@ -429,14 +435,25 @@ TEST_F(InteropTest, GrpcDeadlineEndsTheCallWhenItIsEarlierThanTheTimeout) {
   EXPECT_LT(elapsed, absl::Milliseconds(1300));
 }
 
+TEST_F(InteropTest, ATimeoutOverMaxCallTimeoutIsCutToIt) {
+  // Asking for 30 s does not lengthen the call beyond the cell's bound (1 s): the 4 s
+  // method's reply would come too late.
+  v1::CallRequest request = SlowCall("short", "host3", 4);
+  request.mutable_timeout()->set_seconds(30);
+  v1::CallResponse response;
+  const absl::Time start = absl::Now();
+  grpc::Status status =
+      gateway_->client->Call(request, &response, absl::Now() + absl::Seconds(20));
+  const absl::Duration elapsed = absl::Now() - start;
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << status.error_message();
+  EXPECT_GE(elapsed, absl::Seconds(1));
+  EXPECT_LT(elapsed, absl::Milliseconds(2500));
+}
+
 TEST_F(InteropTest, CallMonitorHeartbeatsKeepALongCallAliveBeyondTheMonitorTimeout) {
   // oslo's server sends a heartbeat every _timeout/2 seconds while the method runs; without
   // them the 2 s monitor would end this 3 s call.
-  v1::CallRequest request;
-  *request.mutable_target() = Target();
-  request.mutable_target()->set_server("host3");
-  request.set_method("slow");
-  request.set_args_json(R"({"seconds": 3})");
+  v1::CallRequest request = SlowCall("cell1", "host3", 3);
   request.mutable_call_monitor_timeout()->set_seconds(2);
   v1::CallResponse response;
   grpc::Status status = gateway_->client->Call(request, &response, absl::Now() + absl::Seconds(20));
@@ -582,7 +599,7 @@ TEST_F(InteropTest, RequestsBeyondMaxInFlightAreRefusedAtOnceAndTheOthersComplet
 TEST_F(InteropTest, ListCellsShowsEveryCellConnectedWithoutPasswords) {
   v1::ListCellsResponse response;
   ASSERT_TRUE(gateway_->client->ListCells(&response).ok());
-  ASSERT_EQ(response.cells_size(), 5);
+  ASSERT_EQ(response.cells_size(), 6);
   for (const auto& cell : response.cells()) {
     EXPECT_TRUE(cell.connected()) << cell.name();
     EXPECT_EQ(cell.control_exchange(), "nova");

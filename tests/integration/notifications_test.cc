@@ -621,7 +621,7 @@ TEST_F(NotificationsTest, NotifyRefusesBadInputNamingTheField) {
     grpc::StatusCode code;
     std::string message_start;
   };
-  std::vector<Case> cases(6);
+  std::vector<Case> cases(7);
   for (Case& c : cases) {
     c.request.set_publisher_id("p");
     c.request.set_event_type("e");
@@ -640,6 +640,8 @@ TEST_F(NotificationsTest, NotifyRefusesBadInputNamingTheField) {
   cases[5].request.set_cell("nope");
   cases[5].code = grpc::StatusCode::NOT_FOUND;
   cases[5].message_start = "cell:";
+  cases[6].request.set_topic(std::string(300, 't'));
+  cases[6].message_start = "topic:";
   for (const Case& c : cases) {
     v1::NotifyResponse response;
     const grpc::Status status =
@@ -662,6 +664,18 @@ TEST_F(NotificationsTest, SubscribeRefusesBadMessagesNamingTheField) {
     const grpc::Status status = sub.stream->Finish();
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
     EXPECT_TRUE(absl::StartsWith(status.error_message(), "priorities[1]:"))
+        << status.error_message();
+  }
+  {
+    v1::SubscribeRequest request;
+    for (int i = 0; i < 65; ++i) request.add_topics(absl::StrCat("t", i));
+    Subscription sub;
+    sub.stream = gateway_->client->Subscribe(&sub.context, request);
+    v1::Notification n;
+    EXPECT_FALSE(sub.stream->Read(&n));
+    const grpc::Status status = sub.stream->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_TRUE(absl::StartsWith(status.error_message(), "topics: at most 64"))
         << status.error_message();
   }
   {

@@ -55,6 +55,16 @@ BAD_FILES = [
     ('bad_upgrade_level', GOOD + '    upgrade_levels:\n      compute: liberty\n',
      'cells[0].upgrade_levels.compute: "liberty" is neither a version'),
     ('yaml_syntax', GOOD + '    upgrade_levels: {compute: 1.0\n', 'YAML syntax error'),
+    # Safe by default: reachable from other hosts without security needs allow_insecure.
+    ('open_listener', GOOD.replace('listen: 127.0.0.1:50051', 'listen: 0.0.0.0:50051'),
+     'listen: "0.0.0.0:50051" can be reached from other hosts'),
+    ('open_listener_names_the_switch',
+     GOOD.replace('listen: 127.0.0.1:50051', 'listen: "[::]:50051"'),
+     'or set allow_insecure: true to accept this on a trusted network'),
+    ('keepalive_unknown_key', 'keepalive: {interval: 5}\n' + GOOD,
+     'keepalive.interval: unknown key'),
+    ('max_call_timeout_below_default', GOOD + '    max_call_timeout: 5\n',
+     'cells[0].max_call_timeout: is less than rpc_response_timeout'),
 ]
 
 # (name, environment added to the GOOD file, text the message must contain)
@@ -79,6 +89,10 @@ BAD_ENVIRONMENTS = [
      'CELLGW_CELL_CELL1_TRANSPORT_URL_FILE, not both'),
     ('unknown_cell', {'CELLGW_CELL_CELL7_TRANSPORT_URL': URL},
      'CELLGW_CELL_CELL7_TRANSPORT_URL: no configured cell has this variable name'),
+    ('open_listener', {'CELLGW_LISTEN': '0.0.0.0:50051'},
+     'CELLGW_LISTEN: "0.0.0.0:50051" can be reached from other hosts'),
+    ('health_listen', {'CELLGW_HEALTH_LISTEN': '8081'},
+     'CELLGW_HEALTH_LISTEN: must be host:port'),
 ]
 
 
@@ -138,6 +152,22 @@ class CheckConfigTest(unittest.TestCase):
                             env={'CELLGW_CELL_CELL_1_TRANSPORT_URL_FILE': secret})
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn('configuration is valid (1 cell)', result.stdout)
+
+    def test_an_open_listener_is_valid_with_allow_insecure(self):
+        path = self.write('open', 'allow_insecure: true\n' +
+                          GOOD.replace('listen: 127.0.0.1:50051', 'listen: 0.0.0.0:50051'))
+        result = run_cellgw('--check-config', path)
+        self.assertEqual(result.returncode, 0, result.stderr)
+
+    def test_serve_mode_refuses_to_start_open_without_security_naming_allow_insecure(self):
+        path = self.write('open', GOOD.replace('listen: 127.0.0.1:50051',
+                                               'listen: 0.0.0.0:50051'))
+        result = run_cellgw('--config', path)
+        self.assertEqual(result.returncode, 2, result.stderr)
+        [line] = result.stderr.splitlines()
+        record = json.loads(line)
+        self.assertEqual(record['message'], 'invalid configuration')
+        self.assertIn('allow_insecure: true', record['error'])
 
     def test_serve_mode_refuses_a_bad_file_with_a_json_error_naming_the_key(self):
         path = self.write('bad', GOOD + '    connections: 65\n')

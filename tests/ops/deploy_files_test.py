@@ -1,13 +1,16 @@
 #!/usr/bin/python3 -B
 """deploy/: the Dockerfile, compose.yaml and the Kubernetes manifests parse, agree with each
-other and with what the gateway serves, and the configs they assemble are valid for the
-real cellgw binary (`cellgw --check-config` with the environment and secret files each of
-them provides).
+other and with what the gateway serves, ship secure configs, and the configs they assemble
+are valid for the real cellgw binary (`cellgw --check-config` with the environment and
+secret files each of them provides; the TLS files and tokens made by
+deploy/make-dev-secrets.sh).
 
-What the gateway serves, by its contract: gRPC (with grpc.health.v1 entries "",
-"cellgw.v1.CellGateway" and "cell/<name>") on `listen`, Prometheus metrics at /metrics on
-`metrics_listen`. entrypoint_test.py checks the same names and path against a live
-gateway; here they are checked against every file that references them."""
+What the gateway serves, by its contract: gRPC over TLS (with grpc.health.v1 entries "",
+"cellgw.v1.CellGateway", "cellgw.liveness" and "cell/<name>") on `listen`, the same health
+entries in plaintext and nothing else on `health_listen`, Prometheus metrics at /metrics
+on `metrics_listen`. entrypoint_test.py checks the same names, ports and path against live
+gateways started from these files; here they are checked against every file that
+references them."""
 
 import os
 import re
@@ -22,8 +25,8 @@ import ops_support
 from ops_support import runfile, tmpdir, write_file
 
 METRICS_PATH = '/metrics'
-GLOBAL_VARIABLES = {'CELLGW_LISTEN', 'CELLGW_METRICS_LISTEN', 'CELLGW_LOG_LEVEL',
-                    'CELLGW_SHUTDOWN_GRACE_PERIOD',
+GLOBAL_VARIABLES = {'CELLGW_LISTEN', 'CELLGW_METRICS_LISTEN', 'CELLGW_HEALTH_LISTEN',
+                    'CELLGW_LOG_LEVEL', 'CELLGW_SHUTDOWN_GRACE_PERIOD',
                     'CELLGW_CONFIG'}   # read by docker-entrypoint.sh
 # Libraries every debian:bookworm-slim image already has (Priority: required, or needed
 # by apt itself), so the runtime stage need not install them.
@@ -139,12 +142,9 @@ class DeployFilesTest(unittest.TestCase):
         cls.example = yaml.safe_load(read('deploy/cellgw.example.yaml'))
         cls.compose = yaml.safe_load(read('deploy/compose.yaml'))
         cls.dockerfile = parse_dockerfile(read('deploy/Dockerfile'))
-        cls.k8s = {}
         cls.k8s_files = sorted(os.listdir(runfile('deploy/kubernetes')))
-        for name in cls.k8s_files:
-            for doc in yaml.safe_load_all(read('deploy/kubernetes/' + name)):
-                if doc and doc.get('kind') != 'Kustomization':
-                    cls.k8s[doc['kind']] = doc
+        cls.k8s = ops_support.kubernetes_objects()
+        cls.dev_secrets = ops_support.make_dev_secrets('dev-secrets')
         cls.config_map = cls.k8s['ConfigMap']
         cls.k8s_config = yaml.safe_load(cls.config_map['data']['cellgw.yaml'])
         cls.pod = cls.k8s['Deployment']['spec']['template']['spec']
@@ -183,7 +183,8 @@ class DeployFilesTest(unittest.TestCase):
         [expose] = self.instructions('runtime', 'EXPOSE')
         self.assertEqual({int(p) for p in expose.split()},
                          {port_of(self.example['listen']),
-                          port_of(self.example['metrics_listen'])})
+                          port_of(self.example['metrics_listen']),
+                          port_of(self.example['health_listen'])})
 
     def test_dockerfile_copies_only_files_that_exist(self):
         for stage_name, instructions in self.dockerfile:
@@ -228,31 +229,90 @@ class DeployFilesTest(unittest.TestCase):
 
     # -- compose -----------------------------------------------------------------
 
+    # -- secure by default -----------------------------------------------------------
+
+    def test_shipped_configs_use_tls_and_authenticate_every_caller(self):
+        for name, config in (('cellgw.example.yaml', self.example),
+                             ('configmap.yaml', self.k8s_config)):
+            with self.subTest(config=name):
+                security = config['security']
+                self.assertIn('cert_file', security['tls'])
+                self.assertTrue(security.get('tokens_file') or
+                                security['tls'].get('client_ca_file'))
+                self.assertNotIn('allow_insecure', config)
+                self.assertEqual(config['listen'].rsplit(':', 1)[0], '0.0.0.0')
+                for grant in security['policy']:
+                    # The keys oslo services trust for authorisation stay the gateway's.
+                    self.assertIn('is_admin', grant['context_deny'])
+                    self.assertIn('roles', grant['context_deny'])
+                    self.assertEqual(grant['context_set']['user_id'], '{identity}')
+
+    def test_the_example_config_without_security_is_refused_naming_allow_insecure(self):
+        config = dict(self.example)
+        del config['security']
+        env = {'CELLGW_CELL_CELL1_TRANSPORT_URL': 'rabbit://u:p@127.0.0.1:5672/'}
+        path = write_file(os.path.join(tmpdir('open'), 'cellgw.yaml'), yaml.safe_dump(config))
+        result = subprocess.run([runfile(ops_support.CELLGW), '--check-config', path],
+                                env=ops_support.base_env(env), capture_output=True,
+                                text=True, timeout=60)
+        self.assertEqual(result.returncode, 2, result.stdout)
+        self.assertIn('listen: "0.0.0.0:50051" can be reached from other hosts', result.stderr)
+        self.assertIn('allow_insecure: true', result.stderr)
+
+    def test_dev_secrets_script_makes_a_certificate_for_localhost_and_a_token(self):
+        verify = subprocess.run(['openssl', 'verify', '-CAfile', self.dev_secrets['ca.pem'],
+                                 self.dev_secrets['tls.crt']],
+                                capture_output=True, text=True, timeout=60)
+        self.assertEqual(verify.returncode, 0, verify.stderr)
+        names = subprocess.run(['openssl', 'x509', '-noout', '-ext', 'subjectAltName',
+                                '-in', self.dev_secrets['tls.crt']],
+                               capture_output=True, text=True, timeout=60).stdout
+        self.assertIn('DNS:localhost', names)
+        self.assertIn('IP Address:127.0.0.1', names)
+        with open(self.dev_secrets['tokens']) as f:
+            lines = [l.split() for l in f if l.strip() and not l.startswith('#')]
+        identities = {g['identity'] for g in self.example['security']['policy']}
+        self.assertEqual(lines, [['example-client', self.dev_secrets['token']]])
+        self.assertIn('example-client', identities)
+        self.assertGreaterEqual(len(self.dev_secrets['token']), 40)
+        # The generated files are kept out of the repository.
+        ignored = read('deploy/compose-secrets/.gitignore').split()
+        for generated in ('ca.pem', 'ca.key', 'tls.crt', 'tls.key', 'tokens', 'client-token'):
+            self.assertIn(generated, ignored)
+
     def test_compose_publishes_the_ports_the_image_config_serves(self):
         cellgw = self.compose['services']['cellgw']
         container_ports = {int(str(p).rsplit(':', 1)[1]) for p in cellgw['ports']}
         self.assertEqual(container_ports, {port_of(self.example['listen']),
-                                           port_of(self.example['metrics_listen'])})
+                                           port_of(self.example['metrics_listen']),
+                                           port_of(self.example['health_listen'])})
+        for published in cellgw['ports']:   # only to this host
+            self.assertTrue(str(published).startswith('127.0.0.1:'), published)
         self.assertEqual(cellgw['build']['target'], 'runtime')
         self.assertEqual(self.compose['services']['example-service']['build']['target'],
                          'example-service')
         self.stage('example-service')
 
-    def test_compose_config_is_valid_with_its_environment_and_secret(self):
+    def test_compose_config_is_valid_with_its_environment_and_secrets(self):
         cellgw = self.compose['services']['cellgw']
         env = {k: str(v) for k, v in cellgw['environment'].items()}
         cells = [c['name'] for c in self.example['cells']]
         self.assertLessEqual(set(env), known_variables(cells))
-        # compose mounts each secret at /run/secrets/<name>, the path the config names.
-        [secret_name] = cellgw['secrets']
-        self.assertEqual(self.example['cells'][0]['transport_url_file'],
-                         '/run/secrets/' + secret_name)
-        secret_file = runfile(os.path.join(
-            'deploy', self.compose['secrets'][secret_name]['file']))
-        # That path does not exist here: point the cell's file variable at the same file.
-        env['CELLGW_CELL_CELL1_TRANSPORT_URL_FILE'] = secret_file
+        # compose mounts each secret at /run/secrets/<name>, the paths the config names;
+        # here they are the repository's file or the ones make-dev-secrets.sh writes.
+        config_text = read('deploy/cellgw.example.yaml')
+        local = {}
+        for name in cellgw['secrets']:
+            self.assertIn('/run/secrets/%s\n' % name, config_text)
+            source = self.compose['secrets'][name]['file']
+            generated = self.dev_secrets.get(os.path.basename(source))
+            local[name] = generated or runfile(os.path.join('deploy', source))
+        self.assertEqual(set(cellgw['secrets']), {'cell1_transport_url', 'cellgw_tls_cert',
+                                                  'cellgw_tls_key', 'cellgw_tokens'})
+        config = write_file(os.path.join(tmpdir('compose'), 'cellgw.yaml'),
+                            ops_support.substitute_secret_paths(config_text, local))
         result = subprocess.run(
-            [runfile(ops_support.CELLGW), '--check-config', runfile('deploy/cellgw.example.yaml')],
+            [runfile(ops_support.CELLGW), '--check-config', config],
             env=ops_support.base_env(env), capture_output=True, text=True, timeout=60)
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn('configuration is valid (1 cell)', result.stdout)
@@ -260,9 +320,8 @@ class DeployFilesTest(unittest.TestCase):
     def test_compose_services_share_one_broker_account_and_exchange(self):
         rabbitmq = self.compose['services']['rabbitmq']['environment']
         cellgw = self.compose['services']['cellgw']
-        [secret_name] = cellgw['secrets']
-        with open(runfile(os.path.join('deploy',
-                                       self.compose['secrets'][secret_name]['file']))) as f:
+        with open(runfile(os.path.join(
+                'deploy', self.compose['secrets']['cell1_transport_url']['file']))) as f:
             gateway_url = urllib.parse.urlsplit(f.read().strip())
         command = self.compose['services']['example-service']['command']
         service_url = urllib.parse.urlsplit(command[command.index('--url') + 1])
@@ -292,20 +351,38 @@ class DeployFilesTest(unittest.TestCase):
         self.assertEqual(sorted(kustomization['resources']),
                          [f for f in self.k8s_files if f != 'kustomization.yaml'])
         self.assertEqual(set(self.k8s), {'ConfigMap', 'Secret', 'Deployment', 'Service',
-                                         'ServiceMonitor'})
+                                         'NetworkPolicy', 'ServiceMonitor'})
+
+    def test_secrets_the_pod_mounts_are_shipped_or_their_creation_is_documented(self):
+        kustomization = read('deploy/kubernetes/kustomization.yaml')
+        shipped = self.k8s['Secret']['metadata']['name']
+        for volume in self.pod['volumes']:
+            if 'secret' not in volume:
+                continue
+            name = volume['secret']['secretName']
+            with self.subTest(secret=name):
+                if name == shipped:
+                    continue
+                self.assertRegex(kustomization,
+                                 r'kubectl create secret \S+ %s ' % re.escape(name))
+                # Key material is never readable by others in the pod.
+                self.assertEqual(volume['secret']['defaultMode'] & 0o007, 0)
 
     def test_container_ports_are_the_configured_listen_ports(self):
         self.assertEqual(self.container_ports,
                          {'grpc': port_of(self.k8s_config['listen']),
-                          'metrics': port_of(self.k8s_config['metrics_listen'])})
+                          'metrics': port_of(self.k8s_config['metrics_listen']),
+                          'health': port_of(self.k8s_config['health_listen'])})
 
-    def test_probes_are_native_grpc_on_the_grpc_port_naming_served_health_entries(self):
+    def test_probes_are_native_grpc_on_the_health_listener_naming_served_entries(self):
         served = {'', 'cellgw.v1.CellGateway', 'cellgw.liveness'} | {
             'cell/' + c['name'] for c in self.k8s_config['cells']}
         for probe in ('readinessProbe', 'livenessProbe'):
             with self.subTest(probe=probe):
                 grpc_probe = self.container[probe]['grpc']
-                self.assertEqual(grpc_probe['port'], self.container_ports['grpc'])
+                # The kubelet's gRPC probes speak plaintext: the TLS port would fail them.
+                self.assertEqual(grpc_probe['port'], self.container_ports['health'])
+                self.assertNotEqual(grpc_probe['port'], self.container_ports['grpc'])
                 self.assertIn(grpc_probe.get('service', ''), served)
         self.assertEqual(self.container['readinessProbe']['grpc']['service'],
                          'cellgw.v1.CellGateway')
@@ -318,7 +395,9 @@ class DeployFilesTest(unittest.TestCase):
             target = port['targetPort']
             service_ports[port['name']] = (self.container_ports[target]
                                            if isinstance(target, str) else target)
-        self.assertEqual(service_ports, self.container_ports)
+        # Everything but the health listener, which only the kubelet needs.
+        self.assertEqual(service_ports, {'grpc': self.container_ports['grpc'],
+                                         'metrics': self.container_ports['metrics']})
         [endpoint] = self.k8s['ServiceMonitor']['spec']['endpoints']
         self.assertEqual(service_ports[endpoint['port']], self.container_ports['metrics'])
         self.assertEqual(endpoint['path'], METRICS_PATH)
@@ -334,6 +413,34 @@ class DeployFilesTest(unittest.TestCase):
             self.k8s['ServiceMonitor']['spec']['selector']['matchLabels'].items(),
             service['metadata']['labels'].items())
 
+    def test_network_policy_admits_only_clients_to_grpc_and_monitoring_to_metrics(self):
+        policy = self.k8s['NetworkPolicy']['spec']
+        pod_labels = self.k8s['Deployment']['spec']['template']['metadata']['labels']
+        self.assertLessEqual(policy['podSelector']['matchLabels'].items(), pod_labels.items())
+        self.assertEqual(set(policy['policyTypes']), {'Ingress', 'Egress'})
+        admitted = {}
+        for rule in policy['ingress']:
+            self.assertTrue(rule.get('from'), 'a rule without "from" admits everyone')
+            for peer in rule['from']:
+                # Every peer is narrowed by labels: no "any pod in any namespace".
+                self.assertTrue(peer.get('podSelector', {}).get('matchLabels') or
+                                peer.get('namespaceSelector', {}).get('matchLabels'), peer)
+            for port in rule['ports']:
+                name = port['port']
+                self.assertIn(name, self.container_ports)
+                admitted.setdefault(name, []).extend(rule['from'])
+        self.assertEqual(set(admitted), {'grpc', 'metrics'})   # no pod reaches health
+        [client] = admitted['grpc']
+        self.assertEqual(client['podSelector']['matchLabels'],
+                         {'cellgw.example.org/client': 'true'})
+        [monitoring] = admitted['metrics']
+        self.assertEqual(monitoring['namespaceSelector']['matchLabels'],
+                         {'kubernetes.io/metadata.name': 'monitoring'})
+        egress_ports = {(p['port'], p['protocol']) for rule in policy['egress']
+                        for p in rule['ports']}
+        self.assertEqual(egress_ports, {(53, 'UDP'), (53, 'TCP'), (5672, 'TCP'),
+                                        (5671, 'TCP')})
+
     def test_pod_runs_as_the_images_non_root_user(self):
         [user] = self.instructions('runtime', 'USER')
         self.assertTrue(self.pod['securityContext']['runAsNonRoot'])
@@ -344,18 +451,12 @@ class DeployFilesTest(unittest.TestCase):
         self.assertGreater(self.pod['terminationGracePeriodSeconds'],
                            float(self.k8s_config['shutdown_grace_period']))
 
-    def test_kubernetes_config_is_valid_with_the_deployments_environment_and_secret(self):
+    def test_kubernetes_config_is_valid_with_the_deployments_environment_and_secrets(self):
         env = {e['name']: e['value'] for e in self.container['env']}
         cells = [c['name'] for c in self.k8s_config['cells']]
         self.assertLessEqual(set(env), known_variables(cells))
         mounts = {m['name']: m for m in self.container['volumeMounts']}
         volumes = {v['name']: v for v in self.pod['volumes']}
-        secret = self.k8s['Secret']
-        secret_volume = [n for n, v in volumes.items()
-                         if v.get('secret', {}).get('secretName') ==
-                         secret['metadata']['name']]
-        [secret_volume] = secret_volume
-        secret_dir = mounts[secret_volume]['mountPath']
         config_volume = [n for n, v in volumes.items()
                          if v.get('configMap', {}).get('name') ==
                          self.config_map['metadata']['name']]
@@ -363,25 +464,24 @@ class DeployFilesTest(unittest.TestCase):
         config_mount = mounts[config_volume]
         self.assertEqual(env['CELLGW_CONFIG'], config_mount['mountPath'])
         self.assertIn(config_mount['subPath'], self.config_map['data'])
-
-        # Lay the pod's files out here: the ConfigMap key as the config, each Secret key
-        # as a file, and point the variables at them as the mounts would.
-        work = tmpdir('kubernetes-pod')
-        config = write_file(os.path.join(work, 'cellgw.yaml'),
-                            self.config_map['data'][config_mount['subPath']])
-        local_env = {}
+        # The files the config and the variables name are where the Secrets are mounted.
+        secret = self.k8s['Secret']
         for name, value in env.items():
-            if name == 'CELLGW_CONFIG':
-                continue
             if name.endswith('_FILE'):
-                self.assertEqual(os.path.dirname(value), secret_dir, name)
-                key = os.path.basename(value)
-                self.assertIn(key, secret['stringData'], name)
-                value = write_file(os.path.join(work, key), secret['stringData'][key], 0o600)
-            local_env[name] = value
+                self.assertIn(os.path.basename(value), secret['stringData'], name)
         for cell in cells:   # every cell gets its URL from the Secret
             self.assertIn('CELLGW_CELL_%s_TRANSPORT_URL_FILE' % cell_variable_name(cell),
                           env)
+        security = self.k8s_config['security']
+        for path in (security['tls']['cert_file'], security['tls']['key_file'],
+                     security['tokens_file']):
+            directory, key = os.path.split(path)
+            [volume] = [volumes[n] for n, m in mounts.items() if m['mountPath'] == directory]
+            self.assertIn(key, [item['path'] for item in volume['secret']['items']], path)
+
+        # Lay the pod's files out here and check the config they make.
+        config, local_env, _ = ops_support.kubernetes_pod_files(
+            tmpdir('kubernetes-pod'), self.dev_secrets)
         result = subprocess.run([runfile(ops_support.CELLGW), '--check-config', config],
                                 env=ops_support.base_env(local_env), capture_output=True,
                                 text=True, timeout=60)

@@ -1,13 +1,19 @@
 #!/usr/bin/python3 -B
-"""The container's entrypoint, outside Docker: deploy/docker-entrypoint.sh with the image's
-default config (deploy/cellgw.example.yaml) and only environment variables for everything
-per deployment, against a real broker and the example service compose.yaml runs.
+"""The shipped deployments, run outside Docker and Kubernetes against a real broker and the
+example service compose.yaml runs, with TLS and tokens on as shipped:
 
-It proves the image's start path: the entrypoint execs cellgw (so SIGTERM reaches it), the
-environment overrides the file (listen addresses, the cell's transport URL from a secret
-file), and the result serves what the Kubernetes manifests probe and scrape: the health
-entries named by the probes, /metrics at the ServiceMonitor's path, and calls to the
-example service."""
+ * the image: deploy/docker-entrypoint.sh with the image's default config
+   (deploy/cellgw.example.yaml), its /run/secrets files replaced by the development ones
+   deploy/make-dev-secrets.sh writes, and environment variables for everything per
+   deployment;
+ * the Kubernetes pod: the ConfigMap's config, the Deployment's environment and the
+   Secrets' files laid out as the pod would see them (ops_support.kubernetes_pod_files).
+
+It proves the start path (the entrypoint execs cellgw, so SIGTERM reaches it; the
+environment overrides the file) and that the result serves what the manifests probe and
+scrape: the Deployment's gRPC probes pass on the plaintext health listener while the gRPC
+port needs TLS and a token, /metrics is at the ServiceMonitor's path, and calls with the
+token reach the example service."""
 
 import json
 import os
@@ -15,6 +21,7 @@ import signal
 import subprocess
 import urllib.request
 
+import grpc
 import yaml
 
 import ops_support
@@ -31,22 +38,44 @@ def load_yaml_documents(relative):
 
 
 def kubernetes_object(kind):
-    for name in sorted(os.listdir(runfile('deploy/kubernetes'))):
-        for doc in load_yaml_documents('deploy/kubernetes/' + name):
-            if doc.get('kind') == kind:
-                return doc
-    raise AssertionError('no %s in deploy/kubernetes' % kind)
+    return ops_support.kubernetes_objects()[kind]
 
 
-def entrypoint_env(extra):
+def probes():
+    """[(probe name, its grpc port, its service)] of the Deployment's container."""
+    container = kubernetes_object('Deployment')['spec']['template']['spec']['containers'][0]
+    return [(p, container[p]['grpc']['port'], container[p]['grpc'].get('service', ''))
+            for p in ('readinessProbe', 'livenessProbe')]
+
+
+def image_config(dev_secrets):
+    """The image's config with its /run/secrets TLS files and tokens replaced by the
+    development ones, as compose mounts them (the transport URL stays: the environment
+    overrides it)."""
+    with open(runfile(EXAMPLE_CONFIG)) as f:
+        text = ops_support.substitute_secret_paths(f.read(), {
+            'cellgw_tls_cert': dev_secrets['tls.crt'],
+            'cellgw_tls_key': dev_secrets['tls.key'],
+            'cellgw_tokens': dev_secrets['tokens']})
+    return write_file(os.path.join(tmpdir('image'), 'cellgw.yaml'), text)
+
+
+def entrypoint_env(config, extra):
     """What the image provides: cellgw on PATH, CELLGW_CONFIG set (deploy/Dockerfile)."""
     bin_dir = tmpdir('image-bin')
     link = os.path.join(bin_dir, 'cellgw')
     if not os.path.lexists(link):
         os.symlink(runfile(ops_support.CELLGW), link)
-    env = {'PATH': bin_dir + ':/usr/bin:/bin', 'CELLGW_CONFIG': runfile(EXAMPLE_CONFIG)}
+    env = {'PATH': bin_dir + ':/usr/bin:/bin', 'CELLGW_CONFIG': config}
     env.update(extra)
     return env
+
+
+def free_ports(count):
+    ports = set()
+    while len(ports) < count:
+        ports.add(free_port())
+    return sorted(ports)
 
 
 class EntrypointTest(OpsTestCase):
@@ -67,12 +96,13 @@ class EntrypointTest(OpsTestCase):
 
         secret = write_file(os.path.join(tmpdir(), 'cell1_transport_url'),
                             broker.url() + '\n', 0o600)
-        cls.port, cls.metrics_port = free_port(), free_port()
-        while cls.metrics_port == cls.port:
-            cls.metrics_port = free_port()
-        cls.env = entrypoint_env({
+        cls.dev_secrets = ops_support.make_dev_secrets('dev-secrets')
+        cls.config = image_config(cls.dev_secrets)
+        cls.port, cls.metrics_port, cls.health_port = free_ports(3)
+        cls.env = entrypoint_env(cls.config, {
             'CELLGW_LISTEN': '127.0.0.1:%d' % cls.port,
             'CELLGW_METRICS_LISTEN': '127.0.0.1:%d' % cls.metrics_port,
+            'CELLGW_HEALTH_LISTEN': '127.0.0.1:%d' % cls.health_port,
             'CELLGW_LOG_LEVEL': 'debug',
             'CELLGW_SHUTDOWN_GRACE_PERIOD': '10',
             'CELLGW_CELL_CELL1_TRANSPORT_URL_FILE': secret,
@@ -81,8 +111,23 @@ class EntrypointTest(OpsTestCase):
                                               argv=[runfile(ENTRYPOINT)]))
         cls.serving = cls.gateway.wait_serving()
         cls.gateway.wait_cells_connected(['cell1'])
-        cls.channel = cls.gateway.channel()
+        cls.channel = ops_support.tls_channel(cls.gateway.address(), cls.dev_secrets['ca.pem'])
         cls.addClassCleanup(cls.channel.close)
+        cls.health_channel = cls.gateway.health_channel()
+        cls.addClassCleanup(cls.health_channel.close)
+        cls.token = [('authorization', 'Bearer ' + cls.dev_secrets['token'])]
+
+        # The Kubernetes pod, its two cells on this broker.
+        config, env, _ = ops_support.kubernetes_pod_files(
+            tmpdir('pod'), cls.dev_secrets,
+            {'cell1-transport-url': broker.url(), 'cell2-transport-url': broker.url()})
+        pod_ports = free_ports(3)
+        env.update({'CELLGW_LISTEN': '127.0.0.1:%d' % pod_ports[0],
+                    'CELLGW_METRICS_LISTEN': '127.0.0.1:%d' % pod_ports[1],
+                    'CELLGW_HEALTH_LISTEN': '127.0.0.1:%d' % pod_ports[2]})
+        cls.pod = cls.start_child(Gateway(config, env=env, name='kubernetes-pod'))
+        cls.pod.wait_serving()
+        cls.pod.wait_cells_connected(['cell1', 'cell2'])
 
     def test_entrypoint_execs_cellgw_itself(self):
         # The PID the container runtime signals is cellgw, not a shell waiting on it.
@@ -95,16 +140,74 @@ class EntrypointTest(OpsTestCase):
         self.assertEqual(self.serving['listen'], '127.0.0.1:%d' % self.port)
         self.assertEqual(self.serving['port'], self.port)
         self.assertEqual(self.serving['metrics_port'], self.metrics_port)
+        self.assertEqual(self.serving['health_port'], self.health_port)
 
-    def test_health_entries_the_probes_name_are_serving(self):
-        container = kubernetes_object('Deployment')['spec']['template']['spec'][
-            'containers'][0]
-        services = {container[p]['grpc'].get('service', '')
-                    for p in ('readinessProbe', 'livenessProbe')}
-        for service in sorted(services | {'cell/cell1'}):
-            with self.subTest(service=service):
-                self.assertEqual(status_name(health_check(self.channel, service)),
+    def test_the_image_config_serves_tls_with_tokens(self):
+        self.assertEqual(self.serving['transport_security'], 'tls')
+        self.assertEqual(self.serving['authentication'], 'on')
+        stub = self.gateway.stub(self.channel)
+        with self.assertRaises(grpc.RpcError) as raised:
+            stub.ListCells(gateway_pb2.ListCellsRequest(), timeout=30)
+        self.assertEqual(raised.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
+        cells = stub.ListCells(gateway_pb2.ListCellsRequest(), metadata=self.token,
+                               timeout=30)
+        self.assertEqual([c.name for c in cells.cells], ['cell1'])
+        # Plaintext is refused on the gRPC port.
+        plaintext = self.gateway.channel()
+        self.addCleanup(plaintext.close)
+        with self.assertRaises(grpc.RpcError) as raised:
+            self.gateway.stub(plaintext).ListCells(gateway_pb2.ListCellsRequest(),
+                                                   metadata=self.token, timeout=10)
+        self.assertEqual(raised.exception.code(), grpc.StatusCode.UNAVAILABLE)
+
+    def test_the_deployments_probes_pass_on_the_health_listener_with_tls_on(self):
+        config_map = kubernetes_object('ConfigMap')
+        health_listen = yaml.safe_load(config_map['data']['cellgw.yaml'])['health_listen']
+        with open(runfile(EXAMPLE_CONFIG)) as f:
+            self.assertEqual(yaml.safe_load(f)['health_listen'], health_listen)
+        for name, port, service in probes():
+            with self.subTest(probe=name):
+                # The probe's port is the configs' health listener, served in plaintext here
+                # on the port CELLGW_HEALTH_LISTEN moved it to.
+                self.assertEqual(port, int(health_listen.rsplit(':', 1)[1]))
+                self.assertEqual(status_name(health_check(self.health_channel, service)),
                                  status_name(SERVING))
+                # On the TLS port a plaintext probe (all the kubelet can do) fails.
+                plaintext = self.gateway.channel()
+                self.addCleanup(plaintext.close)
+                with self.assertRaises(grpc.RpcError):
+                    health_check(plaintext, service, timeout=5)
+        self.assertEqual(status_name(health_check(self.health_channel, 'cell/cell1')),
+                         status_name(SERVING))
+
+    def test_the_health_listener_serves_nothing_but_health(self):
+        with self.assertRaises(grpc.RpcError) as raised:
+            self.gateway.stub(self.health_channel).ListCells(gateway_pb2.ListCellsRequest(),
+                                                             metadata=self.token, timeout=10)
+        self.assertEqual(raised.exception.code(), grpc.StatusCode.UNIMPLEMENTED)
+        request = ops_support.ops_reflection_pb2.ServerReflectionRequest(list_services='')
+        with self.assertRaises(grpc.RpcError) as raised:
+            list(ops_support.ops_reflection_pb2_grpc.ServerReflectionStub(
+                self.health_channel).ServerReflectionInfo(iter([request]), timeout=10))
+        self.assertEqual(raised.exception.code(), grpc.StatusCode.UNIMPLEMENTED)
+        # Reflection stays on the gRPC port.
+        [response] = ops_support.ops_reflection_pb2_grpc.ServerReflectionStub(
+            self.channel).ServerReflectionInfo(iter([request]), timeout=10)
+        self.assertIn('cellgw.v1.CellGateway',
+                      {s.name for s in response.list_services_response.service})
+
+    def test_the_kubernetes_pod_passes_its_probes_with_tls_on(self):
+        health = self.pod.health_channel()
+        self.addCleanup(health.close)
+        for name, port, service in probes():
+            with self.subTest(probe=name):
+                self.assertEqual(status_name(health_check(health, service)),
+                                 status_name(SERVING))
+        channel = ops_support.tls_channel(self.pod.address(), self.dev_secrets['ca.pem'])
+        self.addCleanup(channel.close)
+        cells = self.pod.stub(channel).ListCells(gateway_pb2.ListCellsRequest(),
+                                                 metadata=self.token, timeout=30)
+        self.assertEqual([c.name for c in cells.cells], ['cell1', 'cell2'])
 
     def test_metrics_are_served_at_the_service_monitor_path(self):
         [endpoint] = kubernetes_object('ServiceMonitor')['spec']['endpoints']
@@ -123,7 +226,7 @@ class EntrypointTest(OpsTestCase):
             gateway_pb2.CallRequest(target=gateway_pb2.Target(topic='compute',
                                                               version='6.0'),
                                     method='get_host_info'),
-            metadata=[('x-request-id', 'entrypoint-1')], timeout=30)
+            metadata=[('x-request-id', 'entrypoint-1')] + self.token, timeout=30)
         info = json.loads(response.result_json)
         self.assertEqual(info['host'], 'compute-1')
         self.assertEqual(info['net_rx_bytes'], 2 ** 64 - 1)
@@ -139,7 +242,7 @@ class EntrypointTest(OpsTestCase):
         result = run('--check-config')   # no FILE: the image's config, as served
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(result.stdout, 'cellgw: %s: configuration is valid (1 cell)\n' %
-                         runfile(EXAMPLE_CONFIG))
+                         self.config)
         bad_env = dict(self.env, CELLGW_LISTEN='0.0.0.0')
         result = subprocess.run([runfile(ENTRYPOINT), '--check-config'], env=bad_env,
                                 stdin=subprocess.DEVNULL, capture_output=True, text=True,

@@ -134,7 +134,8 @@ cells:
                 del pending[f.name]
         service = pool.FindServiceByName('cellgw.v1.CellGateway')
         self.assertEqual({m.name for m in service.methods},
-                         {'Cast', 'Call', 'Fanout', 'ListCells'})
+                         {'Cast', 'Call', 'Fanout', 'ListCells', 'Notify', 'Subscribe',
+                          'Serve'})
 
         method = service.methods_by_name['ListCells']
         factory = message_factory.MessageFactory(pool)

@@ -189,6 +189,7 @@ class Gateway(Child):
         super().__init__(argv, base_env(env), name, stderr_pipe=True)
         self.port = None
         self.metrics_port = None
+        self.health_port = None
 
     def wait_serving(self, timeout=START_TIMEOUT_S):
         """Waits for the "cellgw serving" line and reads the bound ports from it."""
@@ -197,6 +198,7 @@ class Gateway(Child):
         record = json.loads(line)
         self.port = record['port']
         self.metrics_port = record['metrics_port']
+        self.health_port = record['health_port']
         return record
 
     def wait_log(self, predicate, timeout, what):
@@ -218,6 +220,10 @@ class Gateway(Child):
 
     def channel(self):
         return grpc.insecure_channel(self.address())
+
+    def health_channel(self):
+        """Plaintext, to the health listener (health_listen)."""
+        return grpc.insecure_channel('127.0.0.1:%d' % self.health_port)
 
     def stub(self, channel):
         return gateway_pb2_grpc.CellGatewayStub(channel)
@@ -331,6 +337,107 @@ def poll_until(fetch, accept, timeout, what, interval=0.25):
             raise AssertionError('%s: not reached within %s s; last: %r' % (what, timeout,
                                                                            last))
         time.sleep(interval)
+
+
+def make_dev_secrets(name):
+    """Runs deploy/make-dev-secrets.sh (the development CA, server certificate and token the
+    compose stack uses) into a fresh directory under $TEST_TMPDIR; returns the paths of its
+    files by name ('ca.pem', 'tls.crt', 'tls.key', 'tokens', 'client-token') and the
+    token ('token'). Needs //deploy:files as data."""
+    directory = tmpdir(name)
+    result = subprocess.run(['/bin/sh', runfile('deploy/make-dev-secrets.sh'), directory],
+                            env=base_env(), capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        raise AssertionError('make-dev-secrets.sh failed: %s' % result.stderr)
+    files = {name: os.path.join(directory, name)
+             for name in ('ca.pem', 'tls.crt', 'tls.key', 'tokens', 'client-token')}
+    with open(files['client-token']) as f:
+        files['token'] = f.read().strip()
+    return files
+
+
+def kubernetes_objects():
+    """{kind: object} of every manifest in deploy/kubernetes but the Kustomization (one
+    object per kind there)."""
+    import yaml
+    objects = {}
+    directory = runfile('deploy/kubernetes')
+    for name in sorted(os.listdir(directory)):
+        with open(os.path.join(directory, name)) as f:
+            for doc in yaml.safe_load_all(f):
+                if doc and doc.get('kind') != 'Kustomization':
+                    objects[doc['kind']] = doc
+    return objects
+
+
+def kubernetes_pod_files(work, dev_secrets, secret_values=None):
+    """Lays out here what cellgw's pod sees (deploy/kubernetes): the ConfigMap's config at
+    its subPath, each Secret volume's files under its mountPath (from the Secret manifest's
+    stringData, or, for the Secrets the operator creates, cellgw-tls and cellgw-tokens,
+    from `dev_secrets` as make_dev_secrets returns them), and the Deployment's environment.
+    Every mount path becomes a directory under `work`, in the config and the variables
+    alike. `secret_values` replaces stringData values by key (a real broker URL).
+
+    Returns (config path, environment without CELLGW_CONFIG, {volume name: local dir})."""
+    objects = kubernetes_objects()
+    pod = objects['Deployment']['spec']['template']['spec']
+    [container] = pod['containers']
+    mounts = {m['name']: m for m in container['volumeMounts']}
+    created = {'cellgw-tls': {'tls.crt': dev_secrets['tls.crt'],
+                              'tls.key': dev_secrets['tls.key']},
+               'cellgw-tokens': {'tokens': dev_secrets['tokens']}}
+    manifest_secret = objects['Secret']
+    replacements = {}
+    directories = {}
+    config_text = None
+    for volume in pod['volumes']:
+        mount = mounts[volume['name']]
+        if 'configMap' in volume:
+            config_map = objects['ConfigMap']
+            assert volume['configMap']['name'] == config_map['metadata']['name']
+            config_text = config_map['data'][mount['subPath']]
+            continue
+        secret_name = volume['secret']['secretName']
+        local = os.path.join(work, mount['mountPath'].lstrip('/'))
+        os.makedirs(local, exist_ok=True)
+        directories[volume['name']] = local
+        replacements[mount['mountPath']] = local
+        if secret_name == manifest_secret['metadata']['name']:
+            values = dict(manifest_secret['stringData'])
+            values.update(secret_values or {})
+            for key, value in values.items():
+                write_file(os.path.join(local, key), value, 0o600)
+        else:
+            for item in volume['secret']['items']:
+                with open(created[secret_name][item['key']]) as f:
+                    write_file(os.path.join(local, item['path']), f.read(), 0o600)
+
+    def localise(text):
+        for mount_path, local in sorted(replacements.items(), key=lambda kv: -len(kv[0])):
+            text = text.replace(mount_path + '/', local + '/')
+        return text
+
+    config = write_file(os.path.join(work, 'cellgw.yaml'), localise(config_text))
+    env = {e['name']: localise(e['value']) for e in container['env']
+           if e['name'] != 'CELLGW_CONFIG'}
+    return config, env, directories
+
+
+def substitute_secret_paths(config_text, paths):
+    """`config_text` with each /run/secrets/<name> of `paths` ({name: local file}) replaced,
+    as compose would mount it."""
+    for name, path in paths.items():
+        config_text = config_text.replace('/run/secrets/%s\n' % name, path + '\n')
+    return config_text
+
+
+def tls_channel(address, ca_file):
+    """A gRPC channel over TLS to `address` trusting `ca_file`, for the name localhost (the
+    development certificate's)."""
+    with open(ca_file, 'rb') as f:
+        credentials = grpc.ssl_channel_credentials(root_certificates=f.read())
+    return grpc.secure_channel(address, credentials,
+                               options=[('grpc.ssl_target_name_override', 'localhost')])
 
 
 RFC3339_UTC = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$')

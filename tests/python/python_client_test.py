@@ -16,20 +16,15 @@ Outside Bazel, after `bazel build //gateway:cellgw //proto:gateway_py_gen`:
     /usr/bin/python3 tests/python/python_client_test.py
 """
 
-import ctypes
 import json
 import os
-import queue
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 import unittest
 import uuid
-import xml.etree.ElementTree as ET
 
 
 def _tree_root():
@@ -57,7 +52,9 @@ from cellgw.v1 import gateway_pb2  # noqa: E402
 from cellgw.v1 import gateway_pb2_grpc  # noqa: E402
 from google.rpc import status_pb2  # noqa: E402
 
+import junit_report  # noqa: E402
 import rabbitmq_node  # noqa: E402
+from child_processes import OsloServerEvents, die_with_parent, stop  # noqa: E402
 
 CELL = 'cell1'
 VHOST = 'pyclient'
@@ -65,62 +62,7 @@ GATEWAY_USER = 'cellgw'
 GATEWAY_PASSWORD = 'py-Secret-7f3a'
 SERVER = 'host1'
 STARTUP_TIMEOUT_S = 90
-EVENT_TIMEOUT_S = 30
 RPC_TIMEOUT_S = 30
-STOP_TIMEOUT_S = 30
-
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _die_with_parent():
-    # In the child before exec: should the test process be killed outright (Bazel's
-    # timeout), the kernel sends the child SIGTERM instead of leaving it running.
-    _libc.prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
-
-
-def _stop(proc):
-    """SIGTERM, then SIGKILL after STOP_TIMEOUT_S; reaped on return."""
-    if proc is None:
-        return
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-class OsloServerEvents(object):
-    """The JSON event lines of oslo_server.py, read by a thread into a queue."""
-
-    def __init__(self, stream):
-        self._queue = queue.Queue()
-        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
-
-    def _read(self, stream):
-        for raw in stream:
-            try:
-                self._queue.put(json.loads(raw))
-            except ValueError:
-                pass   # not an event line
-        self._queue.put(None)   # EOF: the server exited
-
-    def wait_for(self, predicate, timeout=EVENT_TIMEOUT_S):
-        """Returns the first event satisfying predicate(event); earlier ones are consumed.
-
-        Raises AssertionError when the server exits or `timeout` passes first.
-        """
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                event = self._queue.get(timeout=max(deadline - time.monotonic(), 0))
-            except queue.Empty:
-                raise AssertionError('no matching oslo server event within %d s' % timeout)
-            if event is None:
-                raise AssertionError('the oslo server exited')
-            if predicate(event):
-                return event
 
 
 def _wait_cell_serving(addr, cell, gateway):
@@ -200,7 +142,7 @@ class PythonClientTest(unittest.TestCase):
                  cls.broker.url(VHOST), '--topic', 'compute', '--server', SERVER,
                  '--exchange', 'nova'],
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
-                preexec_fn=_die_with_parent)
+                preexec_fn=die_with_parent)
         cls.events = OsloServerEvents(cls.oslo.stdout)
         cls.events.wait_for(lambda e: e.get('event') == 'ready', timeout=STARTUP_TIMEOUT_S)
 
@@ -214,7 +156,7 @@ class PythonClientTest(unittest.TestCase):
         with open(os.path.join(cls.workdir, 'cellgw.log'), 'wb') as log:
             cls.gateway = subprocess.Popen(
                 [CELLGW, '--config', config], stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+                stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
         _wait_cell_serving(cls.addr, CELL, cls.gateway)
         cls.channel = grpc.insecure_channel(cls.addr)
         cls.stub = gateway_pb2_grpc.CellGatewayStub(cls.channel)
@@ -227,8 +169,8 @@ class PythonClientTest(unittest.TestCase):
     def _stop_all(cls):
         if cls.channel is not None:
             cls.channel.close()
-        _stop(cls.gateway)
-        _stop(cls.oslo)
+        stop(cls.gateway)
+        stop(cls.oslo)
         if cls.broker is not None:
             cls.broker.stop()
         if not os.environ.get('TEST_TMPDIR'):   # Bazel cleans its own temp dir
@@ -348,92 +290,8 @@ class PythonClientTest(unittest.TestCase):
 
 # -- running: unittest's report, plus JUnit XML for Bazel ------------------------------------
 
-class RecordingResult(unittest.TextTestResult):
-    """TextTestResult that also keeps (test id, outcome, detail, seconds) for the XML."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.records = []
-        self._started = {}
-
-    def startTest(self, test):
-        self._started[test.id()] = time.monotonic()
-        super().startTest(test)
-
-    def _record(self, test, outcome, detail=''):
-        started = self._started.get(test.id())
-        seconds = time.monotonic() - started if started is not None else 0.0
-        self.records.append((test.id(), outcome, detail, seconds))
-
-    def addSuccess(self, test):
-        super().addSuccess(test)
-        self._record(test, 'passed')
-
-    def addFailure(self, test, err):
-        super().addFailure(test, err)
-        self._record(test, 'failure', self.failures[-1][1])
-
-    def addError(self, test, err):
-        super().addError(test, err)
-        self._record(test, 'error', self.errors[-1][1])
-
-    def addSubTest(self, test, subtest, err):
-        super().addSubTest(test, subtest, err)
-        if err is not None:
-            failed = self.failures if issubclass(err[0], test.failureException) else self.errors
-            self._record(test, 'failure', failed[-1][1])
-
-    def addSkip(self, test, reason):
-        super().addSkip(test, reason)
-        self._record(test, 'skipped', reason)
-
-    def addExpectedFailure(self, test, err):
-        super().addExpectedFailure(test, err)
-        self._record(test, 'passed')
-
-    def addUnexpectedSuccess(self, test):
-        super().addUnexpectedSuccess(test)
-        self._record(test, 'failure', 'unexpected success')
-
-
-def write_junit(records, path):
-    """One <testcase> per test (a test whose subtests failed counts once, as failed)."""
-    by_test = {}
-    for test_id, outcome, detail, seconds in records:
-        previous = by_test.get(test_id)
-        if previous is None or previous[0] == 'passed':
-            by_test[test_id] = (outcome, detail, seconds)
-    suite = ET.Element('testsuite', name='python_client_test')
-    counts = {'tests': 0, 'failures': 0, 'errors': 0, 'skipped': 0}
-    for test_id, (outcome, detail, seconds) in by_test.items():
-        if '(' in test_id:   # a class-level error, e.g. "setUpClass (__main__.PythonClientTest)"
-            classname, name = PythonClientTest.__name__, test_id
-        else:
-            classname, _, name = test_id.rpartition('.')
-        case = ET.SubElement(suite, 'testcase', name=name, classname=classname,
-                             time='%.3f' % seconds)
-        counts['tests'] += 1
-        if outcome in ('failure', 'error', 'skipped'):
-            counts['failures' if outcome == 'failure' else
-                   'errors' if outcome == 'error' else 'skipped'] += 1
-            ET.SubElement(case, outcome, message=detail.strip().split('\n')[-1][:200]).text = \
-                detail
-    for key, value in counts.items():
-        suite.set(key, str(value))
-    root = ET.Element('testsuites')
-    root.append(suite)
-    ET.ElementTree(root).write(path, encoding='UTF-8', xml_declaration=True)
-
-
 def main():
-    suite = unittest.defaultTestLoader.loadTestsFromTestCase(PythonClientTest)
-    runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2,
-                                     resultclass=RecordingResult)
-    result = runner.run(suite)
-    xml_path = os.environ.get('XML_OUTPUT_FILE')
-    if xml_path:
-        write_junit(result.records, xml_path)
-    return 0 if result.wasSuccessful() else 1
+    return junit_report.run(PythonClientTest, 'python_client_test')
 
 
 if __name__ == '__main__':

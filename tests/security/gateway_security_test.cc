@@ -66,7 +66,8 @@ struct ClientCredentials {
   std::string key_file;
 };
 
-// What one request sends: the routing fields, the kind, and any authorization headers.
+// What one request sends: the routing fields, the kind, the context and any authorization
+// headers.
 struct Attempt {
   std::string kind = "call";  // call | cast | fanout
   std::string cell = "cell1";
@@ -74,6 +75,10 @@ struct Attempt {
   std::string topic = "compute";
   std::string method = "echo";
   std::vector<std::string> authorization;
+  std::string server;
+  std::string namespace_;
+  std::string version;
+  std::string context_json;
 };
 
 class GatewaySecurityTest : public ::testing::Test {
@@ -205,8 +210,10 @@ class GatewaySecurityTest : public ::testing::Test {
     return {true, pki_->ca, certificate.cert_file, certificate.key_file};
   }
 
-  // Sends `attempt` with a fresh marker in its kwargs; the marker is returned in `marker`.
-  grpc::Status Send(v1::CellGateway::Stub& stub, const Attempt& attempt, std::string* marker) {
+  // Sends `attempt` with a fresh marker in its kwargs; the marker is returned in `marker`,
+  // a call's result_json in `result` (when not null).
+  grpc::Status Send(v1::CellGateway::Stub& stub, const Attempt& attempt, std::string* marker,
+                    std::string* result = nullptr) {
     *marker = absl::StrCat("m-", NewUuidHex().substr(0, 16));
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
@@ -217,20 +224,28 @@ class GatewaySecurityTest : public ::testing::Test {
     target.set_cell(attempt.cell);
     target.set_exchange(attempt.exchange);
     target.set_topic(attempt.topic);
-    const std::string args = absl::StrCat(R"({"marker": ")", *marker, R"("})");
+    target.set_server(attempt.server);
+    target.set_namespace_(attempt.namespace_);
+    target.set_version(attempt.version);
+    // ns_only (namespace "admin") takes no arguments.
+    const std::string args =
+        attempt.method == "ns_only" ? "{}" : absl::StrCat(R"({"marker": ")", *marker, R"("})");
     grpc::Status status;
     if (attempt.kind == "call") {
       v1::CallRequest request;
       *request.mutable_target() = target;
       request.set_method(attempt.method);
       request.set_args_json(args);
+      request.set_context_json(attempt.context_json);
       v1::CallResponse response;
       status = stub.Call(&context, request, &response);
+      if (result != nullptr) *result = response.result_json();
     } else if (attempt.kind == "cast") {
       v1::CastRequest request;
       *request.mutable_target() = target;
       request.set_method(attempt.method);
       request.set_args_json(args);
+      request.set_context_json(attempt.context_json);
       v1::CastResponse response;
       status = stub.Cast(&context, request, &response);
     } else {
@@ -238,6 +253,7 @@ class GatewaySecurityTest : public ::testing::Test {
       *request.mutable_target() = target;
       request.set_method(attempt.method);
       request.set_args_json(args);
+      request.set_context_json(attempt.context_json);
       v1::FanoutResponse response;
       status = stub.Fanout(&context, request, &response);
     }
@@ -296,11 +312,14 @@ class GatewaySecurityTest : public ::testing::Test {
   }
 
   // Checks that no refused marker reached the oslo server, after an allowed call (sent with
-  // `stub` and `authorization`) has made the round trip through the same queue.
+  // `stub` and `authorization`, to `server` when not empty) has made the round trip through
+  // the same queue.
   void ExpectNoRefusedRequestReachedTheServer(v1::CellGateway::Stub& stub,
-                                              const std::vector<std::string>& authorization) {
+                                              const std::vector<std::string>& authorization,
+                                              const std::string& server = "") {
     Attempt sentinel;
     sentinel.authorization = authorization;
+    sentinel.server = server;
     std::string marker;
     const grpc::Status status = Send(stub, sentinel, &marker);
     ASSERT_TRUE(status.ok()) << status.error_message();
@@ -556,6 +575,117 @@ TEST_F(GatewaySecurityTest, PolicyAllowsGrantedRequestsOnlyAndRefusalsNeverReach
     }
   }
   ExpectNoRefusedRequestReachedTheServer(*stub, kScheduler);
+}
+
+// scheduler: compute on host1 only, default namespace only, with context rules; conductor:
+// the "admin" namespace's ns_only on any server.
+constexpr char kContextPolicy[] = R"(security:
+  tokens_file: $TOKENS
+  policy:
+    - identity: scheduler
+      cells: ["*"]
+      topics: [compute]
+      methods: [echo, note]
+      servers: [host1]
+      namespaces: [""]
+      context_deny: [is_admin, "role*"]
+      context_set:
+        user_id: "{identity}"
+        via: "cellgw {caller}"
+    - identity: conductor
+      cells: ["*"]
+      topics: [compute]
+      methods: [ns_only]
+      servers: ["*"]
+      namespaces: [admin]
+)";
+
+// A call within scheduler's grant of kContextPolicy.
+Attempt SchedulerOnHost1() {
+  Attempt attempt;
+  attempt.authorization = kScheduler;
+  attempt.server = "host1";
+  return attempt;
+}
+
+TEST_F(GatewaySecurityTest, ContextSetOverridesWhatARealOsloServerReceives) {
+  StartGateway(kContextPolicy);
+  auto stub = Stub(Plaintext());
+  Attempt attempt = SchedulerOnHost1();
+  attempt.context_json = R"({"user_id": "root", "tenant": "t1", "user_id": "admin"})";
+  std::string marker;
+  std::string result;
+  const grpc::Status status = Send(*stub, attempt, &marker, &result);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  // What oslo.messaging handed the endpoint, as the server printed it (sort_keys).
+  absl::StatusOr<std::string> line = oslo_->WaitForLine(
+      [&](const std::string& l) { return absl::StrContains(l, marker); }, absl::Seconds(20));
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_TRUE(absl::StrContains(*line, R"("tenant": "t1")")) << *line;
+  EXPECT_TRUE(absl::StrContains(*line, R"("user_id": "scheduler")")) << *line;
+  EXPECT_TRUE(absl::StrContains(*line, R"("via": "cellgw token:scheduler")")) << *line;
+  EXPECT_FALSE(absl::StrContains(*line, "root")) << *line;
+  EXPECT_FALSE(absl::StrContains(*line, R"("user_id": "admin")")) << *line;
+  // The echo method returns the context it got: the same, as the caller sees it.
+  EXPECT_TRUE(absl::StrContains(result, R"("user_id": "scheduler")")) << result;
+}
+
+TEST_F(GatewaySecurityTest, ContextDenyRefusesTheKeyAndNothingIsSent) {
+  StartGateway(kContextPolicy);
+  auto stub = Stub(Plaintext());
+  for (const char* context :
+       {R"({"is_admin": true})", R"({"tenant": "t", "roles": ["admin"]})",
+        R"({"is_admin": true})"}) {
+    for (const char* kind : {"call", "cast"}) {
+      Attempt attempt = SchedulerOnHost1();
+      attempt.kind = kind;
+      attempt.method = std::string(kind) == "cast" ? "note" : "echo";
+      attempt.context_json = context;
+      ExpectRefused(*stub, attempt, grpc::StatusCode::PERMISSION_DENIED, context);
+      const std::string key = absl::StrContains(context, "roles") ? "roles" : "is_admin";
+      EXPECT_EQ(errors_.back(), absl::StrCat("context_json: token:scheduler may not set key '",
+                                             key, "' (context_deny)"));
+    }
+  }
+  ExpectNoRefusedRequestReachedTheServer(*stub, kScheduler, "host1");
+}
+
+TEST_F(GatewaySecurityTest, ServersAndNamespacesLimitWhereAGrantReaches) {
+  StartGateway(kContextPolicy);
+  auto stub = Stub(Plaintext());
+  const Attempt on_host1 = SchedulerOnHost1();
+  std::string marker;
+  ASSERT_TRUE(Send(*stub, on_host1, &marker).ok()) << errors_.back();
+  ExpectServerSaw(marker);
+
+  Attempt other_server = on_host1;
+  other_server.server = "host2";
+  ExpectRefused(*stub, other_server, grpc::StatusCode::PERMISSION_DENIED, "server host2");
+  EXPECT_EQ(errors_.back(),
+            "token:scheduler may not call method 'echo' on topic 'compute', exchange (the "
+            "control exchange), cell 'cell1', server 'host2'");
+  Attempt any_server = on_host1;  // round robin could reach any server
+  any_server.server = "";
+  ExpectRefused(*stub, any_server, grpc::StatusCode::PERMISSION_DENIED, "no server");
+  Attempt admin_namespace = on_host1;
+  admin_namespace.namespace_ = "admin";
+  ExpectRefused(*stub, admin_namespace, grpc::StatusCode::PERMISSION_DENIED, "namespace");
+
+  // conductor's grant is for the admin namespace, whose endpoint answers.
+  Attempt admin = on_host1;
+  admin.authorization = kConductor;
+  admin.method = "ns_only";
+  admin.namespace_ = "admin";
+  admin.version = "2.0";
+  std::string result;
+  const grpc::Status status = Send(*stub, admin, &marker, &result);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(result, R"("from admin namespace")");
+  Attempt default_namespace = admin;
+  default_namespace.namespace_ = "";
+  ExpectRefused(*stub, default_namespace, grpc::StatusCode::PERMISSION_DENIED,
+                "conductor outside its namespace");
+  ExpectNoRefusedRequestReachedTheServer(*stub, kScheduler, "host1");
 }
 
 TEST_F(GatewaySecurityTest, NoSecretInLogsErrorsMetricsOrListCells) {

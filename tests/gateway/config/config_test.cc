@@ -61,6 +61,24 @@ TEST(ParseConfigTest, MinimalConfigParsesWithDefaults) {
   EXPECT_EQ(cell.heartbeat_timeout_threshold, absl::Seconds(60));
 }
 
+TEST(ParseConfigTest, HardeningKeysHaveSafeDefaults) {
+  absl::StatusOr<GatewayConfig> config = ParseConfig(kMinimalConfig);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->health_listen, "");
+  EXPECT_FALSE(config->allow_insecure);
+  EXPECT_EQ(config->max_concurrent_streams, 1024);
+  EXPECT_EQ(config->keepalive.min_ping_interval, absl::Seconds(30));
+  EXPECT_FALSE(config->keepalive.permit_without_calls);
+  EXPECT_EQ(config->keepalive.time, absl::Hours(2));
+  EXPECT_EQ(config->keepalive.timeout, absl::Seconds(20));
+  // max_call_timeout defaults to the cell's own rpc_response_timeout.
+  EXPECT_THAT(config->max_call_timeouts, ElementsAre(Pair("cell1", absl::Seconds(60))));
+  absl::StatusOr<GatewayConfig> short_rpc =
+      ParseConfig(CellConfig("    rpc_response_timeout: 5\n"));
+  ASSERT_TRUE(short_rpc.ok()) << short_rpc.status();
+  EXPECT_THAT(short_rpc->max_call_timeouts, ElementsAre(Pair("cell1", absl::Seconds(5))));
+}
+
 TEST(ParseConfigTest, ControlExchangeDefaultsToOpenstack) {
   absl::StatusOr<GatewayConfig> config = ParseConfig(CellConfig(""));
   ASSERT_TRUE(config.ok()) << config.status();
@@ -71,6 +89,14 @@ TEST(ParseConfigTest, EveryKeyIsRead) {
   absl::StatusOr<GatewayConfig> config = ParseConfig(R"(
 listen: "[::]:0"
 metrics_listen: 0.0.0.0:9100
+health_listen: 0.0.0.0:8081
+allow_insecure: true
+max_concurrent_streams: 64
+keepalive:
+  min_ping_interval: 10
+  permit_without_calls: true
+  time: 60.5
+  timeout: 5
 log_level: debug
 shutdown_grace_period: 2.5
 cells:
@@ -85,6 +111,7 @@ cells:
       grizzly: 1.0
       havana: 2.0
     rpc_response_timeout: 0.25
+    max_call_timeout: 600
     connections: 64
     amqp_durable_queues: true
     amqp_auto_delete: True
@@ -100,6 +127,15 @@ cells:
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->listen, "[::]:0");
   EXPECT_EQ(config->metrics_listen, "0.0.0.0:9100");
+  EXPECT_EQ(config->health_listen, "0.0.0.0:8081");
+  EXPECT_TRUE(config->allow_insecure);
+  EXPECT_EQ(config->max_concurrent_streams, 64);
+  EXPECT_EQ(config->keepalive.min_ping_interval, absl::Seconds(10));
+  EXPECT_TRUE(config->keepalive.permit_without_calls);
+  EXPECT_EQ(config->keepalive.time, absl::Milliseconds(60500));
+  EXPECT_EQ(config->keepalive.timeout, absl::Seconds(5));
+  EXPECT_THAT(config->max_call_timeouts,
+              ElementsAre(Pair("cell1", absl::Seconds(600)), Pair("cell2", absl::Seconds(60))));
   EXPECT_EQ(config->log_level, "debug");
   EXPECT_EQ(config->shutdown_grace_period, absl::Milliseconds(2500));
   ASSERT_EQ(config->cells.size(), 2u);
@@ -222,6 +258,32 @@ INSTANTIATE_TEST_SUITE_P(
                   "shutdown_grace_period: must be a number of seconds"},
         ErrorCase{"GraceInfinite", TopLevel("shutdown_grace_period: inf\n"),
                   "shutdown_grace_period: must be a number of seconds"},
+        ErrorCase{"HealthListenBad", TopLevel("health_listen: 8081\n"),
+                  "health_listen: must be host:port"},
+        ErrorCase{"HealthListenIsTheGrpcPort",
+                  TopLevel("listen: 127.0.0.1:50051\nhealth_listen: 127.0.0.1:50051\n"),
+                  "health_listen: must differ from listen (the health listener serves health "
+                  "only)"},
+        ErrorCase{"AllowInsecureNotBool", TopLevel("allow_insecure: yes\n"),
+                  "allow_insecure: must be true or false"},
+        ErrorCase{"MaxConcurrentStreamsZero", TopLevel("max_concurrent_streams: 0\n"),
+                  "max_concurrent_streams: must be an integer from 1 to 1000000"},
+        ErrorCase{"MaxConcurrentStreamsHuge", TopLevel("max_concurrent_streams: 1000001\n"),
+                  "max_concurrent_streams: must be an integer from 1 to 1000000"},
+        ErrorCase{"KeepaliveNotMap", TopLevel("keepalive: 30\n"),
+                  "keepalive: must be a map of keepalive settings, not a string"},
+        ErrorCase{"KeepaliveUnknownKey", TopLevel("keepalive: {interval: 30}\n"),
+                  "keepalive.interval: unknown key (expected one of min_ping_interval, "
+                  "permit_without_calls, time, timeout)"},
+        ErrorCase{"KeepaliveMinPingZero", TopLevel("keepalive: {min_ping_interval: 0}\n"),
+                  "keepalive.min_ping_interval: must be a number of seconds from 1 to 86400"},
+        ErrorCase{"KeepalivePermitNotBool",
+                  TopLevel("keepalive: {permit_without_calls: sometimes}\n"),
+                  "keepalive.permit_without_calls: must be true or false"},
+        ErrorCase{"KeepaliveTimeZero", TopLevel("keepalive: {time: 0}\n"),
+                  "keepalive.time: must be a number of seconds from 1 to 2147483"},
+        ErrorCase{"KeepaliveTimeoutHuge", TopLevel("keepalive: {timeout: 1e10}\n"),
+                  "keepalive.timeout: must be a number of seconds from 1 to 2147483"},
         // Per cell.
         ErrorCase{"CellIsString", "cells:\n  - cell1\n", "cells[0]: must be a map"},
         ErrorCase{"UnknownCellKey", CellConfig("    upgrade_level:\n      compute: 1.0\n"),
@@ -310,6 +372,17 @@ INSTANTIATE_TEST_SUITE_P(
                   "cells[0].rpc_response_timeout: must be a number of seconds"},
         ErrorCase{"RpcTimeoutHuge", CellConfig("    rpc_response_timeout: 1e300\n"),
                   "cells[0].rpc_response_timeout: must be a number of seconds"},
+        ErrorCase{"MaxCallTimeoutZero", CellConfig("    max_call_timeout: 0\n"),
+                  "cells[0].max_call_timeout: must be a number of seconds from 0.001 to "
+                  "2147483"},
+        ErrorCase{"MaxCallTimeoutBelowRpcResponseTimeout",
+                  CellConfig("    max_call_timeout: 30\n"),
+                  "cells[0].max_call_timeout: is less than rpc_response_timeout (1m); calls "
+                  "without a timeout wait rpc_response_timeout, so the limit must be at "
+                  "least that"},
+        ErrorCase{"MaxCallTimeoutBelowALaterRpcResponseTimeout",
+                  CellConfig("    max_call_timeout: 5\n    rpc_response_timeout: 10\n"),
+                  "cells[0].max_call_timeout: is less than rpc_response_timeout (10s)"},
         ErrorCase{"MaxSubscriptionsTooMany", CellConfig("    max_subscriptions: 2001\n"),
                   "cells[0].max_subscriptions: must be an integer from 1 to 2000"},
         ErrorCase{"OutageTimeoutZero", CellConfig("    subscription_outage_timeout: 0\n"),
@@ -536,15 +609,18 @@ TEST(EnvironmentTest, UnsetEnvironmentChangesNothing) {
 TEST(EnvironmentTest, GlobalVariablesReplaceTheYamlValues) {
   FakeEnvironment env(Env{{"CELLGW_LISTEN", "0.0.0.0:50051"},
                        {"CELLGW_METRICS_LISTEN", "0.0.0.0:9464"},
+                       {"CELLGW_HEALTH_LISTEN", "0.0.0.0:8081"},
                        {"CELLGW_LOG_LEVEL", "debug"},
                        {"CELLGW_SHUTDOWN_GRACE_PERIOD", "2.5"}});
   absl::StatusOr<GatewayConfig> config = ParseConfigWithEnvironment(
-      absl::StrCat("metrics_listen: 127.0.0.1:1\nlog_level: error\nshutdown_grace_period: 9\n",
+      absl::StrCat("allow_insecure: true\nmetrics_listen: 127.0.0.1:1\n"
+                   "health_listen: 127.0.0.1:2\nlog_level: error\nshutdown_grace_period: 9\n",
                    kMinimalConfig),
       env.getenv());
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->listen, "0.0.0.0:50051");
   EXPECT_EQ(config->metrics_listen, "0.0.0.0:9464");
+  EXPECT_EQ(config->health_listen, "0.0.0.0:8081");
   EXPECT_EQ(config->log_level, "debug");
   EXPECT_EQ(config->shutdown_grace_period, absl::Milliseconds(2500));
 }
@@ -595,6 +671,14 @@ INSTANTIATE_TEST_SUITE_P(
                      "CELLGW_LISTEN: unix: needs a socket path"},
         EnvErrorCase{"MetricsListenBad", {{"CELLGW_METRICS_LISTEN", "9464"}},
                      "CELLGW_METRICS_LISTEN: must be host:port"},
+        EnvErrorCase{"HealthListenBad", {{"CELLGW_HEALTH_LISTEN", "8081"}},
+                     "CELLGW_HEALTH_LISTEN: must be host:port"},
+        EnvErrorCase{"HealthListenIsTheGrpcPort",
+                     {{"CELLGW_HEALTH_LISTEN", "127.0.0.1:50051"}},
+                     "CELLGW_HEALTH_LISTEN: must differ from listen"},
+        EnvErrorCase{"ListenOpenWithoutSecurity", {{"CELLGW_LISTEN", "0.0.0.0:50051"}},
+                     "CELLGW_LISTEN: \"0.0.0.0:50051\" can be reached from other hosts, and "
+                     "there is no security: section"},
         EnvErrorCase{"LogLevelBad", {{"CELLGW_LOG_LEVEL", "verbose"}},
                      "CELLGW_LOG_LEVEL: must be one of debug, info, warning, error"},
         EnvErrorCase{"GraceBad", {{"CELLGW_SHUTDOWN_GRACE_PERIOD", "30s"}},
@@ -620,6 +704,91 @@ INSTANTIATE_TEST_SUITE_P(
                      "CELLGW_CELL_CELL_1_TRANSPORT_URL or CELLGW_CELL_CELL_1_TRANSPORT_URL_FILE, "
                      "not both"}),
     [](const ::testing::TestParamInfo<EnvErrorCase>& info) { return info.param.name; });
+
+// Safe by default: a gateway reachable from other hosts needs security, or says that it
+// means to run without (allow_insecure: true).
+TEST(SafeByDefaultTest, LoopbackAndUnixListenersNeedNoSecurity) {
+  for (const char* listen : {"127.0.0.1:50051", "127.1.2.3:0", "localhost:50051",
+                             "\"[::1]:50051\"", "unix:/run/cellgw.sock"}) {
+    absl::StatusOr<GatewayConfig> config =
+        ParseConfig(absl::StrCat("listen: ", listen, "\n", CellConfig("")));
+    EXPECT_TRUE(config.ok()) << listen << ": " << config.status();
+  }
+}
+
+TEST(SafeByDefaultTest, ReachableListenersWithoutSecurityAreRefusedNamingAllowInsecure) {
+  for (const char* listen : {"0.0.0.0:50051", "\"[::]:50051\"", "10.0.0.7:50051",
+                             "cellgw.example.org:50051", "\"[fe80::1]:50051\""}) {
+    absl::StatusOr<GatewayConfig> config =
+        ParseConfig(absl::StrCat("listen: ", listen, "\n", CellConfig("")));
+    ASSERT_FALSE(config.ok()) << listen;
+    EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(config.status().message()), StartsWith("listen: \""));
+    EXPECT_THAT(std::string(config.status().message()),
+                HasSubstr("or set allow_insecure: true to accept this on a trusted network"));
+  }
+}
+
+TEST(SafeByDefaultTest, AllowInsecureAcceptsAReachableListenerWithoutSecurity) {
+  absl::StatusOr<GatewayConfig> config =
+      ParseConfig(absl::StrCat("listen: 0.0.0.0:50051\nallow_insecure: true\n", CellConfig("")));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->allow_insecure);
+}
+
+TEST(SafeByDefaultTest, AllowInsecureFalseIsTheDefaultWrittenOut) {
+  absl::StatusOr<GatewayConfig> config = ParseConfig(
+      absl::StrCat("listen: 0.0.0.0:50051\nallow_insecure: false\n", CellConfig("")));
+  EXPECT_THAT(std::string(config.status().message()), HasSubstr("allow_insecure"));
+}
+
+TEST(SafeByDefaultTest, TokensOrTlsMakeAReachableListenerAcceptable) {
+  const std::string tokens =
+      WriteTempFile("exposure.tokens", "scheduler sched-TOKEN-0123456789abcdef\n");
+  absl::StatusOr<GatewayConfig> config = ParseConfig(absl::StrCat(
+      "listen: 0.0.0.0:50051\nsecurity:\n  tokens_file: ", tokens,
+      "\n  policy: [{identity: scheduler, cells: [\"*\"], topics: [\"*\"], "
+      "methods: [\"*\"]}]\n",
+      CellConfig("")));
+  EXPECT_TRUE(config.ok()) << config.status();
+}
+
+TEST(ParseConfigTest, HealthListenMayAskForAnyFreePortAsListenDoes) {
+  absl::StatusOr<GatewayConfig> config = ParseConfig(
+      absl::StrCat("listen: 127.0.0.1:0\nhealth_listen: 127.0.0.1:0\n", CellConfig("")));
+  EXPECT_TRUE(config.ok()) << config.status();
+}
+
+TEST(SafeByDefaultTest, AReachableHttpListenerWithoutSecurityIsRefusedToo) {
+  absl::StatusOr<GatewayConfig> config =
+      ParseConfig(absl::StrCat("http_listen: 0.0.0.0:8080\n", CellConfig("")));
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(std::string(config.status().message()),
+              StartsWith("http_listen: \"0.0.0.0:8080\" can be reached from other hosts"));
+  EXPECT_THAT(std::string(config.status().message()), HasSubstr("allow_insecure: true"));
+
+  FakeEnvironment env(Env{{"CELLGW_HTTP_LISTEN", "0.0.0.0:8080"}});
+  config = ParseConfigWithEnvironment(CellConfig(""), env.getenv());
+  EXPECT_THAT(std::string(config.status().message()),
+              StartsWith("CELLGW_HTTP_LISTEN: \"0.0.0.0:8080\" can be reached"));
+
+  // Tokens (the HTTP front forwards them to the same Authorizer) make it acceptable.
+  const std::string tokens =
+      WriteTempFile("http.tokens", "scheduler sched-TOKEN-0123456789abcdef\n");
+  config = ParseConfig(absl::StrCat(
+      "http_listen: 0.0.0.0:8080\nsecurity:\n  tokens_file: ", tokens,
+      "\n  policy: [{identity: scheduler, cells: [\"*\"], topics: [\"*\"], "
+      "methods: [\"*\"]}]\n",
+      CellConfig("")));
+  EXPECT_TRUE(config.ok()) << config.status();
+}
+
+TEST(SafeByDefaultTest, TheHealthListenerIsNotJudgedItServesHealthOnly) {
+  absl::StatusOr<GatewayConfig> config =
+      ParseConfig(absl::StrCat("health_listen: 0.0.0.0:8081\n", CellConfig("")));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->health_listen, "0.0.0.0:8081");
+}
 
 TEST(EnvironmentTest, VariableNameUpperCasesAndReplacesNonAlphanumerics) {
   EXPECT_EQ(CellTransportUrlVariable("cell1"), "CELLGW_CELL_CELL1_TRANSPORT_URL");

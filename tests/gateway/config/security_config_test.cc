@@ -133,6 +133,49 @@ TEST(ParseSecurityConfig, ReadsEveryKeyAndFile) {
   EXPECT_TRUE(conductor.kinds.empty());
 }
 
+TEST(ParseSecurityConfig, ReadsServersNamespacesAndContextRules) {
+  absl::StatusOr<SecurityConfig> config = Parse(R"(
+security:
+  tokens_file: $TOKENS
+  policy:
+    - identity: scheduler
+      cells: ["*"]
+      topics: [compute]
+      methods: ["*"]
+      servers: ["", "compute-*"]
+      namespaces: [""]
+      context_deny: [is_admin, "role*"]
+      context_set:
+        user_id: "{identity}"
+        via: cellgw {caller}
+        is_admin: "false"
+)");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const Grant& grant = config->policy[0];
+  EXPECT_EQ(grant.servers, (std::vector<std::string>{"", "compute-*"}));
+  EXPECT_EQ(grant.namespaces, std::vector<std::string>{""});
+  EXPECT_EQ(grant.context.deny, (std::vector<std::string>{"is_admin", "role*"}));
+  ASSERT_EQ(grant.context.set.size(), 3u);
+  EXPECT_EQ(grant.context.set[0].first, "user_id");
+  EXPECT_EQ(grant.context.set[0].second.Expand("scheduler", "token:scheduler"), "scheduler");
+  EXPECT_EQ(grant.context.set[1].first, "via");
+  EXPECT_EQ(grant.context.set[1].second.Expand("scheduler", "token:scheduler"),
+            "cellgw token:scheduler");
+  // Quoted, "false" is the text the operator meant.
+  EXPECT_EQ(grant.context.set[2].second.Expand("scheduler", "token:scheduler"), "false");
+}
+
+TEST(ParseSecurityConfig, GrantsWithoutTheNewKeysKeepTheirMeaning) {
+  absl::StatusOr<SecurityConfig> config = Parse(kFullConfig);
+  ASSERT_TRUE(config.ok()) << config.status();
+  for (const Grant& grant : config->policy) {
+    EXPECT_TRUE(grant.servers.empty());
+    EXPECT_TRUE(grant.namespaces.empty());
+    EXPECT_TRUE(grant.context.deny.empty());
+    EXPECT_TRUE(grant.context.set.empty());
+  }
+}
+
 TEST(ParseSecurityConfig, RequireClientCertDefaultsToTrue) {
   absl::StatusOr<SecurityConfig> config = Parse(R"(
 security:
@@ -164,6 +207,18 @@ security:
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_FALSE(config->tls.has_value());
   EXPECT_TRUE(config->authenticates());
+}
+
+TEST(ParseSecurityConfig, GrantsForServeAloneNeedNoMethods) {
+  absl::StatusOr<SecurityConfig> config = Parse(R"(
+security:
+  tokens_file: $TOKENS
+  policy: [{identity: scheduler, cells: ["*"], topics: [compute], kinds: [serve]}]
+)");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->policy.size(), 1u);
+  EXPECT_EQ(config->policy[0].kinds, (std::vector<RequestKind>{RequestKind::kServe}));
+  EXPECT_TRUE(config->policy[0].methods.empty());
 }
 
 TEST(ParseSecurityConfig, GrantsForNotifyAndSubscribeAloneNeedNoMethods) {
@@ -283,12 +338,48 @@ TEST(ParseSecurityConfig, ErrorsNameTheKeyPath) {
        "security.policy[0].cells[0]: must be a string, not a list"},
       {"security: {tokens_file: $TOKENS, policy: [{identity: scheduler, " + grant +
            ", kinds: [call, list_cells]}]}",
-       "security.policy[0].kinds[1]: must be call, cast, fanout, notify or subscribe (ListCells "
+       "security.policy[0].kinds[1]: must be call, cast, fanout, notify, subscribe or serve "
+       "(ListCells "
        "needs no grant)"},
       {"security: {tokens_file: $TOKENS, policy: [{identity: scheduler, " + grant +
            ", server: [a]}]}",
        "security.policy[0].server: unknown key (expected one of identity, subject, cells, "
-       "topics, methods, exchanges, kinds)"},
+       "topics, methods, exchanges, kinds, servers, namespaces, context_deny, context_set)"},
+      {"security: {tokens_file: $TOKENS, policy: [{identity: scheduler, " + grant +
+           ", servers: []}]}",
+       "security.policy[0].servers: must not be an empty list (leave the key out, or write "
+       "[\"*\"])"},
+      {"security: {tokens_file: $TOKENS, policy: [{identity: scheduler, " + grant +
+           ", context_deny: [is_admin, \"\"]}]}",
+       "security.policy[0].context_deny[1]: must not be empty"},
+      {"security: {tokens_file: $TOKENS, policy: [{identity: scheduler, " + grant +
+           ", context_deny: is_admin}]}",
+       "security.policy[0].context_deny: must be a list of patterns, not a string"},
+      {"security: {tokens_file: $TOKENS, policy: [{identity: scheduler, " + grant +
+           ", context_set: [user_id]}]}",
+       "security.policy[0].context_set: must be a map of context keys and templates, not a "
+       "list"},
+      {"security: {tokens_file: $TOKENS, policy: [{identity: scheduler, " + grant +
+           ", context_set: {}}]}",
+       "security.policy[0].context_set: must not be an empty map (leave the key out to set "
+       "nothing)"},
+      {"security: {tokens_file: $TOKENS, policy: [{identity: scheduler, " + grant +
+           ", context_set: {user_id: \"{user}\"}}]}",
+       "security.policy[0].context_set.user_id: unknown placeholder {user} (known: "
+       "{identity}, {caller}; {{ and }} for literal braces)"},
+      {"security: {tokens_file: $TOKENS, policy: [{identity: scheduler, " + grant +
+           ", context_set: {is_admin: false}}]}",
+       "security.policy[0].context_set.is_admin: must be a string template; YAML reads this "
+       "as a boolean, null or number, yet the service would get the text \"false\" (quote "
+       "it if that is meant, or refuse the key with context_deny)"},
+      {"security: {tokens_file: $TOKENS, policy: [{identity: scheduler, " + grant +
+           ", context_set: {quota: 12}}]}",
+       "security.policy[0].context_set.quota: must be a string template; YAML reads this as "
+       "a boolean, null or number, yet the service would get the text \"12\" (quote it if "
+       "that is meant, or refuse the key with context_deny)"},
+      {"security: {tokens_file: $TOKENS, policy: [{identity: scheduler, " + grant +
+           ", context_set: {user_id: [a]}}]}",
+       "security.policy[0].context_set.user_id: must be a string, not a list"},
       {"security: {tokens_file: $TOKENS, policy: [{identity: scheduler, cells: [" +
            std::string(256, 'a') + "], topics: [a], methods: [a]}]}",
        "security.policy[0].cells[0]: is longer than 255 bytes"},

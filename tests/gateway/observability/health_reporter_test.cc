@@ -170,6 +170,23 @@ TEST(HealthReporterTest, AttachServesLivenessAndNothingElseWhileNoCellIsConnecte
   EXPECT_FALSE(health.shutdown());
 }
 
+TEST(HealthReporterTest, EveryAttachedServiceGetsTheSameEntriesAndTheShutdown) {
+  // The gRPC port's health service and the health listener's (health_listen).
+  FakeHealthService grpc_port;
+  FakeHealthService health_listener;
+  HealthReporter reporter(nullptr);
+  auto bridge = Bridge({Cell("a", kNowhere)}, &reporter);
+  ASSERT_NE(bridge, nullptr);
+  reporter.Attach({&grpc_port, &health_listener}, bridge.get());
+  EXPECT_THAT(health_listener.entries(),
+              UnorderedElementsAre(Pair("cellgw.liveness", true), Pair("", false),
+                                   Pair("cellgw.v1.CellGateway", false), Pair("cell/a", false)));
+  EXPECT_EQ(health_listener.entries(), grpc_port.entries());
+  reporter.BeginShutdown();
+  EXPECT_TRUE(grpc_port.shutdown());
+  EXPECT_TRUE(health_listener.shutdown());
+}
+
 TEST(HealthReporterTest, AnUpEventDoesNotMakeACellServingThatTheBridgeSaysIsDown) {
   // The bridge's state is the truth; the event only says when to look at it again.
   AttachedReporter attached(nullptr);

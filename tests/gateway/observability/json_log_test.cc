@@ -52,5 +52,35 @@ TEST(JsonLogTest, LevelFilter) {
   EXPECT_TRUE(LogEnabled(LogLevel::kInfo));
 }
 
+TEST(CapForLogTest, ShortTextIsKeptWhole) {
+  EXPECT_EQ(CapForLog("compute"), "compute");
+  EXPECT_EQ(CapForLog(std::string(256, 'a')), std::string(256, 'a'));
+  EXPECT_EQ(CapForLog(""), "");
+}
+
+TEST(CapForLogTest, LongTextIsCutWithAMarkerGivingItsSize) {
+  const std::string topic(4 << 20, 't');
+  const std::string capped = CapForLog(topic);
+  EXPECT_EQ(capped, std::string(256, 't') + "...[4194304 bytes]");
+  EXPECT_EQ(CapForLog("abcdef", 3), "abc...[6 bytes]");
+}
+
+TEST(CapForLogTest, NeverCutsAUtf8SequenceInHalf) {
+  // 'a' then 2-byte sequences: byte 4 is the middle of the second "é".
+  const std::string text = "a\xc3\xa9\xc3\xa9\xc3\xa9";
+  EXPECT_EQ(CapForLog(text, 4), "a\xc3\xa9...[7 bytes]");
+  EXPECT_EQ(CapForLog(text, 5), "a\xc3\xa9\xc3\xa9...[7 bytes]");
+  // A 4-byte sequence straddling the cut is left out whole.
+  EXPECT_EQ(CapForLog("ab\xf0\x9f\x98\x80" "cd", 4), "ab...[8 bytes]");
+}
+
+TEST(CapForLogTest, ALogLineOfACappedValueStaysShort) {
+  const std::string line =
+      FormatLogLine(LogLevel::kWarning, "request finished",
+                    {{"topic", CapForLog(std::string(1 << 20, 'x'))}});
+  EXPECT_LT(line.size(), 512u);
+  EXPECT_TRUE(json::Validate(line).ok());
+}
+
 }  // namespace
 }  // namespace cellgw::gateway

@@ -1,13 +1,23 @@
 // The gRPC surface without a broker: bad input, unknown cells, and what happens while a
 // cell's broker is unreachable. A real GatewayServer on loopback, a real gRPC client; the
 // cell's transport URL points at a closed loopback port.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "client/cellgw_client.h"
 #include "gateway/gateway_server.h"
+#include "gateway/observability/json_log.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -15,6 +25,44 @@ namespace cellgw::gateway {
 namespace {
 
 using ::testing::HasSubstr;
+
+// Everything written to fd 2 (where the JSON log goes) while one of these lives.
+class CapturedStderr {
+ public:
+  CapturedStderr() {
+    const char* tmp = std::getenv("TEST_TMPDIR");
+    path_ = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/captured_stderr_", counter_++);
+    const int fd = open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    saved_ = dup(2);
+    dup2(fd, 2);
+    close(fd);
+  }
+  ~CapturedStderr() { Restore(); }
+  // Stops capturing; returns the "request finished" lines written meanwhile.
+  std::vector<std::string> RequestLines() {
+    Restore();
+    std::ifstream file(path_);
+    std::stringstream text;
+    text << file.rdbuf();
+    std::vector<std::string> lines;
+    for (absl::string_view line : absl::StrSplit(text.str(), '\n', absl::SkipEmpty())) {
+      if (absl::StrContains(line, "\"request finished\"")) lines.emplace_back(line);
+    }
+    return lines;
+  }
+
+ private:
+  void Restore() {
+    if (saved_ < 0) return;
+    dup2(saved_, 2);
+    close(saved_);
+    saved_ = -1;
+  }
+  static int counter_;
+  std::string path_;
+  int saved_ = -1;
+};
+int CapturedStderr::counter_ = 0;
 
 class CellGatewayServiceTest : public ::testing::Test {
  protected:
@@ -192,6 +240,85 @@ TEST_F(CellGatewayServiceTest, MetricsCountRequestsByKindCellAndCode) {
   EXPECT_THAT(scrape, HasSubstr(R"(cellgw_requests_total{cell="unknown",code="NOT_FOUND",kind="call"})"));
   // A caller-chosen cell name never becomes a label value.
   EXPECT_THAT(scrape, ::testing::Not(HasSubstr("no-such-cell-label")));
+}
+
+TEST_F(CellGatewayServiceTest, WithLogLevelWarningFailedRequestsAreStillLogged) {
+  SetLogLevel(LogLevel::kWarning);
+  CapturedStderr stderr_capture;
+  v1::ListCellsResponse cells;
+  ASSERT_TRUE(client_->ListCells(&cells).ok());  // OK: an info line, not written
+  v1::CallRequest request = ValidCall();
+  request.set_method("");
+  EXPECT_EQ(Call(request).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  const std::vector<std::string> lines = stderr_capture.RequestLines();
+  SetLogLevel(LogLevel::kInfo);
+  ASSERT_EQ(lines.size(), 1u) << absl::StrJoin(lines, "\n");
+  EXPECT_THAT(lines[0], HasSubstr("\"level\":\"warning\""));
+  EXPECT_THAT(lines[0], HasSubstr("\"outcome\":\"INVALID_ARGUMENT\""));
+  EXPECT_THAT(lines[0], HasSubstr("\"kind\":\"call\""));
+}
+
+TEST_F(CellGatewayServiceTest, AnOversizedFieldIsLoggedCutShort) {
+  CapturedStderr stderr_capture;
+  v1::CallRequest request = ValidCall();
+  request.set_method(std::string(60000, 'm'));
+  const grpc::Status status = Call(request);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "method: is 60000 bytes long; the limit is 255");
+  const std::vector<std::string> lines = stderr_capture.RequestLines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_LT(lines[0].size(), 1024u);
+  EXPECT_THAT(lines[0], HasSubstr(absl::StrCat("\"method\":\"", std::string(256, 'm'),
+                                               "...[60000 bytes]\"")));
+}
+
+TEST_F(CellGatewayServiceTest, ARequestOverTheReceiveLimitIsRefusedByGrpcBeforeTheService) {
+  // The cell's max_message_bytes is 2048: gRPC reads at most 2048 + 64 KiB.
+  CapturedStderr stderr_capture;
+  v1::CallRequest request = ValidCall();
+  request.set_args_json(absl::StrCat(R"({"blob": ")", std::string(2048 + (64 << 10), 'x'),
+                                     R"("})"));
+  const grpc::Status status = Call(request);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(), HasSubstr("larger than max"));
+  // The service never saw it: no request line, and not counted as a call.
+  EXPECT_TRUE(stderr_capture.RequestLines().empty());
+}
+
+// A gateway whose callers need a token: bounds are still checked first.
+TEST(CellGatewayServiceOrderTest, BoundsAreCheckedBeforeAuthenticationAndGlobMatching) {
+  GatewayConfig config;
+  config.listen = "127.0.0.1:0";
+  bridge::CellOptions cell;
+  cell.name = "cell1";
+  cell.transport_url = "rabbit://guest:guest@127.0.0.1:1/";
+  config.cells.push_back(cell);
+  SecurityConfig security;
+  security.enabled = true;
+  security.tokens_file = "tokens";  // only its being set matters here
+  security.tokens = *TokenAuthenticator::Parse("scheduler sched-TOKEN-0123456789abcdef\n");
+  Grant grant;
+  grant.identity = "scheduler";
+  grant.cells = grant.topics = grant.methods = {"*"};
+  security.policy = {grant};
+  auto server = GatewayServer::Start(config, security);
+  ASSERT_TRUE(server.ok()) << server.status();
+  client::CellgwClient client =
+      client::CellgwClient::Connect(absl::StrCat("127.0.0.1:", (*server)->port()));
+
+  v1::CallRequest request;
+  request.mutable_target()->set_topic(std::string(60000, 't'));
+  request.set_method("echo");
+  v1::CallResponse response;
+  grpc::Status status = client.Call(request, &response, absl::Now() + absl::Seconds(10));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "target.topic: is 60000 bytes long; the limit is 255");
+
+  // Within the bounds, the missing token is what counts.
+  request.mutable_target()->set_topic("compute");
+  status = client.Call(request, &response, absl::Now() + absl::Seconds(10));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  (*server)->Shutdown(absl::ZeroDuration());
 }
 
 }  // namespace

@@ -19,23 +19,5 @@ TEST(RequestIdTest, GeneratesReqUuidOtherwise) {
   EXPECT_NE(ChooseRequestId(""), ChooseRequestId(""));
 }
 
-TEST(RequestIdTest, AddsRequestIdWhenTheContextHasNone) {
-  EXPECT_EQ(WithRequestId("", "req-1"), R"({"request_id": "req-1"})");
-  EXPECT_EQ(WithRequestId("{}", "req-1"), R"({"request_id": "req-1"})");
-  EXPECT_EQ(WithRequestId(R"({"user_id": "u", "n": 18446744073709551615})", "req-1"),
-            R"({"user_id": "u", "n": 18446744073709551615, "request_id": "req-1"})");
-  EXPECT_EQ(WithRequestId("{ \"a\": 1 }  ", "req-1"), "{ \"a\": 1 , \"request_id\": \"req-1\"}  ");
-}
-
-TEST(RequestIdTest, KeepsTheCallersRequestId) {
-  const std::string context = R"({"request_id": "req-mine", "user_id": "u"})";
-  EXPECT_EQ(WithRequestId(context, "req-other"), context);
-}
-
-TEST(RequestIdTest, LeavesInvalidContextAloneForTheValidatorToReport) {
-  EXPECT_EQ(WithRequestId("[1]", "req-1"), "[1]");
-  EXPECT_EQ(WithRequestId("{bad", "req-1"), "{bad");
-}
-
 }  // namespace
 }  // namespace cellgw::gateway

@@ -1,0 +1,115 @@
+// cellgw-example-worker: a small gRPC worker that serves an oslo.messaging RPC topic through
+// cellgw's Serve stream, so that oslo RPC clients (Python services) can call C++ code.
+//
+//   cellgw-example-worker [--addr 127.0.0.1:50051] [--cell CELL] --topic TOPIC --server NAME
+//
+// It registers one endpoint (default namespace, version 1.0) with two methods:
+//   hello(**kw)  -> {"greeting": "hello from <server>", "kw": <the keyword arguments>}
+//   fail(**kw)   raises ValueError("fail was called"), which the caller's oslo rebuilds as a
+//                ValueError, as from a Python server
+// Casts and fanouts of those methods are answered with their id only. It prints one line per
+// request it answers, and exits when the gateway ends the stream (non-zero unless OK).
+//
+// Deliberately simple: one thread, the synchronous gRPC API, answers in arrival order. The
+// arguments are spliced into the result as JSON text, never parsed, so big integers and
+// unicode come back exactly as the caller wrote them.
+#include <grpcpp/grpcpp.h>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "cellgw/v1/gateway.grpc.pb.h"
+
+namespace {
+
+int Usage() {
+  std::fprintf(stderr,
+               "usage: cellgw-example-worker [--addr HOST:PORT] [--cell CELL] --topic TOPIC "
+               "--server NAME\n");
+  return 2;
+}
+
+// A JSON string literal for ASCII-safe `text` (the names used here).
+std::string Quote(const std::string& text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string addr = "127.0.0.1:50051", cell, topic, server;
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (i + 1 >= argc) return Usage();
+    const std::string value = argv[++i];
+    if (flag == "--addr") {
+      addr = value;
+    } else if (flag == "--cell") {
+      cell = value;
+    } else if (flag == "--topic") {
+      topic = value;
+    } else if (flag == "--server") {
+      server = value;
+    } else {
+      return Usage();
+    }
+  }
+  if (topic.empty() || server.empty()) return Usage();
+
+  auto stub = cellgw::v1::CellGateway::NewStub(
+      grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  auto stream = stub->Serve(&context);
+  cellgw::v1::ServeRequest first;
+  cellgw::v1::Registration* registration = first.mutable_register_();
+  registration->set_cell(cell);
+  registration->set_topic(topic);
+  registration->set_server(server);
+  cellgw::v1::Endpoint* endpoint = registration->add_endpoints();
+  endpoint->add_methods("hello");
+  endpoint->add_methods("fail");
+  stream->Write(first);
+
+  cellgw::v1::ServeEvent event;
+  while (stream->Read(&event)) {
+    if (event.has_registered()) {
+      std::printf("registered: consuming");
+      for (const std::string& queue : event.registered().queues()) {
+        std::printf(" %s", queue.c_str());
+      }
+      std::printf("\n");
+      std::fflush(stdout);
+      continue;
+    }
+    const cellgw::v1::Incoming& in = event.incoming();
+    cellgw::v1::ServeRequest answer;
+    cellgw::v1::Reply* reply = answer.mutable_reply();
+    reply->set_id(in.id());
+    if (in.method() == "fail") {
+      cellgw::v1::RemoteError* error = reply->mutable_error();
+      error->set_exception_class("ValueError");
+      error->set_exception_module("builtins");
+      error->set_message("fail was called");
+      error->add_traceback("ValueError: fail was called\n");
+      error->set_args_json("[\"fail was called\"]");
+    } else if (in.kind() == cellgw::v1::Incoming::CALL) {
+      reply->set_result_json("{\"greeting\": " + Quote("hello from " + server) +
+                             ", \"kw\": " + in.args_json() + "}");
+    }
+    std::printf("answered: %s %s %s\n", cellgw::v1::Incoming::Kind_Name(in.kind()).c_str(),
+                in.method().c_str(), in.args_json().c_str());
+    std::fflush(stdout);
+    if (!stream->Write(answer)) break;
+  }
+  const grpc::Status status = stream->Finish();
+  std::fprintf(stderr, "stream ended: %d %s\n", static_cast<int>(status.error_code()),
+               status.error_message().c_str());
+  return status.ok() ? 0 : 1;
+}

@@ -50,13 +50,13 @@ CELLGW = 'bazel-bin/gateway/cellgw'
 STUBS = 'bazel-bin/proto/py'
 SERVICE = 'deploy/demo/example_service.py'
 PY_CLIENT = 'deploy/demo/python_client.py'
-CPP_WORKER = 'bazel-bin/client/cellgw-example-worker'
-PY_WORKER = 'deploy/demo/python_worker.py'
-OSLO_CLIENT = 'tests/support/oslo_client.py'
 PY_NOTIFICATIONS = 'deploy/demo/python_notifications.py'
 # compute-1 also runs an oslo.messaging NotificationListener in this pool.
 LISTENER_SERVER = 'compute-1'
 LISTENER_POOL = 'audit'
+CPP_WORKER = 'bazel-bin/client/cellgw-example-worker'
+PY_WORKER = 'deploy/demo/python_worker.py'
+OSLO_CLIENT = 'tests/support/oslo_client.py'
 SERVERS = ('compute-1', 'compute-2', 'compute-3')
 CELL = 'cell1'
 # The services answer API 6.2; the gateway caps "compute" at the alias "antelope" = 6.2,
@@ -505,40 +505,6 @@ class Demo(object):
             'the two Python calls arriving')
         return 'Python stubs from grpc_python_plugin: result and RemoteError trailer decoded'
 
-    def start_worker(self, name, argv):
-        show_command(argv, background=True)
-        stderr = open(self.path('%s.stderr.log' % name), 'wb')
-        try:
-            proc = spawn(argv, subprocess.PIPE, stderr)
-        finally:
-            stderr.close()
-        self.services[name] = proc  # stopped with the services, by PID
-        self.events.attach(name, proc.stdout, self.path('%s.log' % name))
-        self.events.wait_for(lambda s, t: s == 'registered', 1,
-                             '%s registered' % name, timeout=STARTUP_TIMEOUT_S)
-
-    def oslo_call(self, topic, method, args):
-        argv = [PYTHON, OSLO_CLIENT, '--url', self.cell_url(), '--exchange', 'nova',
-                '--topic', topic, 'call', method, args]
-        show_command(argv)
-        r = subprocess.run(argv, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S)
-        show_output(r.stdout + r.stderr)
-        return r.stdout.strip()
-
-    def step_workers(self):
-        note('gRPC workers serve oslo topics through the gateway (Serve); a real oslo.messaging '
-             'RPC client calls them as it would call a Python service')
-        self.start_worker('cpp-worker', [CPP_WORKER, '--addr', self.addr, '--cell', CELL,
-                                         '--topic', 'inventory', '--server', 'cpp-worker'])
-        self.start_worker('py-worker', [PYTHON, PY_WORKER, '--addr', self.addr, '--cell', CELL,
-                                        '--topic', 'billing', '--server', 'py-worker'])
-        out_cpp = self.oslo_call('inventory', 'hello', '{"item": %d}' % U64_MAX)
-        expect('"greeting": "hello from cpp-worker"' in out_cpp and str(U64_MAX) in out_cpp,
-               'the C++ worker did not answer the oslo client')
-        out_py = self.oslo_call('billing', 'add', '{"a": %d, "b": 1}' % U64_MAX)
-        expect(out_py == str(U64_MAX + 1), 'the Python worker did not answer the oslo client')
-        return 'oslo RPC client -> cellgw -> C++ and Python gRPC workers, results exact'
-
     def subscriber_line(self, what, predicate=lambda text: True):
         """The subscriber's next output line satisfying `predicate` (printed as it comes)."""
         deadline = time.monotonic() + EVENT_TIMEOUT_S
@@ -614,6 +580,40 @@ class Demo(object):
         expect(code == 0, 'the subscriber exited %s' % code)
         return ('Notify reached %s\'s oslo NotificationListener (pool "%s") and the gRPC '
                 'subscriber, which then ended its stream' % (LISTENER_SERVER, LISTENER_POOL))
+
+    def start_worker(self, name, argv):
+        show_command(argv, background=True)
+        stderr = open(self.path('%s.stderr.log' % name), 'wb')
+        try:
+            proc = spawn(argv, subprocess.PIPE, stderr)
+        finally:
+            stderr.close()
+        self.services[name] = proc  # stopped with the services, by PID
+        self.events.attach(name, proc.stdout, self.path('%s.log' % name))
+        self.events.wait_for(lambda s, t: s == 'registered', 1,
+                             '%s registered' % name, timeout=STARTUP_TIMEOUT_S)
+
+    def oslo_call(self, topic, method, args):
+        argv = [PYTHON, OSLO_CLIENT, '--url', self.cell_url(), '--exchange', 'nova',
+                '--topic', topic, 'call', method, args]
+        show_command(argv)
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S)
+        show_output(r.stdout + r.stderr)
+        return r.stdout.strip()
+
+    def step_workers(self):
+        note('gRPC workers serve oslo topics through the gateway (Serve); a real oslo.messaging '
+             'RPC client calls them as it would call a Python service')
+        self.start_worker('cpp-worker', [CPP_WORKER, '--addr', self.addr, '--cell', CELL,
+                                         '--topic', 'inventory', '--server', 'cpp-worker'])
+        self.start_worker('py-worker', [PYTHON, PY_WORKER, '--addr', self.addr, '--cell', CELL,
+                                        '--topic', 'billing', '--server', 'py-worker'])
+        out_cpp = self.oslo_call('inventory', 'hello', '{"item": %d}' % U64_MAX)
+        expect('"greeting": "hello from cpp-worker"' in out_cpp and str(U64_MAX) in out_cpp,
+               'the C++ worker did not answer the oslo client')
+        out_py = self.oslo_call('billing', 'add', '{"a": %d, "b": 1}' % U64_MAX)
+        expect(out_py == str(U64_MAX + 1), 'the Python worker did not answer the oslo client')
+        return 'oslo RPC client -> cellgw -> C++ and Python gRPC workers, results exact'
 
     def step_metrics(self):
         wanted = ('cellgw_requests_total{', 'cellgw_amqp_connection_up{',
@@ -776,7 +776,8 @@ def main(argv=None):
         out('  %sFAILED%s clean-up: %s' % (STYLE.red, STYLE.reset, problem))
     if success:
         out('%sAll %d steps behaved as expected.%s cellgw carried casts, calls, fanouts and '
-            'notifications between its gRPC API and real oslo.messaging services.' % (
+            'notifications between its gRPC API and real oslo.messaging services, and served '
+            'oslo topics from gRPC workers.' % (
                 STYLE.green, len(demo.results), STYLE.reset))
         if args.keep:
             out('Config and logs kept in %s' % workdir)

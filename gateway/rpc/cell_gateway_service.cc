@@ -64,7 +64,8 @@ CellGatewayService::Request* CellGatewayService::Begin(grpc::CallbackServerConte
                                                        grpc::ServerUnaryReactor* reactor,
                                                        absl::string_view kind,
                                                        const v1::Target* target,
-                                                       absl::string_view method) {
+                                                       absl::string_view method,
+                                                       const absl::Status* bounds) {
   // Only bounded copies of what the caller chose are kept: the log line is written from them.
   auto* request = new Request{reactor,
                               std::string(kind),
@@ -84,8 +85,9 @@ CellGatewayService::Request* CellGatewayService::Begin(grpc::CallbackServerConte
     return nullptr;
   }
   if (target != nullptr) {
-    if (absl::Status bounds = CheckBounds(*target, method); !bounds.ok()) {
-      End(request, ToGrpcStatus(bounds));
+    const absl::Status checked = bounds != nullptr ? *bounds : CheckBounds(*target, method);
+    if (!checked.ok()) {
+      End(request, ToGrpcStatus(checked));
       return nullptr;
     }
   }
@@ -232,7 +234,8 @@ grpc::ServerUnaryReactor* CellGatewayService::Notify(grpc::CallbackServerContext
   target.set_cell(request->cell());
   target.set_exchange(request->exchange());
   target.set_topic(EffectiveTopic(*request));
-  Request* r = Begin(context, reactor, "notify", &target, request->event_type());
+  const absl::Status bounds = CheckNotifyBounds(*request);
+  Request* r = Begin(context, reactor, "notify", &target, request->event_type(), &bounds);
   if (r == nullptr) return reactor;
   if (notifications_ == nullptr) {
     End(r, grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "notifications are not served here"));

@@ -104,8 +104,11 @@ class CellGatewayService final : public v1::CellGateway::CallbackService {
   // Common start of every RPC: request id, metrics, in-flight count, then steps 1 to 3
   // above (`target` is null for ListCells, which has no target: it is only authenticated).
   // Returns nullptr after finishing the reactor itself when the request is refused.
+  // `bounds`, when given, replaces CheckBounds(*target, method): the outcome of the same
+  // checks for a request whose fields have other names (Notify's cell, topic, event_type).
   Request* Begin(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
-                 absl::string_view kind, const v1::Target* target, absl::string_view method);
+                 absl::string_view kind, const v1::Target* target, absl::string_view method,
+                 const absl::Status* bounds = nullptr);
   // Step 4's input for `request`: its id, and its grant's context rules when authorised.
   ContextEdits EditsFor(const Request& request) const;
   // Common end: metrics, log line, Finish, in-flight count. Deletes `request`.

@@ -3,9 +3,58 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "gateway/rpc/request_validator.h"
 #include "gateway/security/access_policy.h"
 
 namespace cellgw::gateway {
+
+absl::Status CheckNotifyBounds(const v1::NotifyRequest& request) {
+  const auto too_long = [](absl::string_view value, absl::string_view field) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": is ", value.size(),
+                                                   " bytes long; the limit is ", kMaxFieldBytes));
+  };
+  const std::pair<absl::string_view, absl::string_view> fields[] = {
+      {request.cell(), "cell"},
+      {request.exchange(), "exchange"},
+      {request.topic(), "topic"},
+      {request.publisher_id(), "publisher_id"},
+      {request.event_type(), "event_type"}};
+  for (const auto& [value, field] : fields) {
+    if (value.size() > kMaxFieldBytes) return too_long(value, field);
+  }
+  if (request.publisher_id().empty()) return absl::InvalidArgumentError("publisher_id: required");
+  if (request.event_type().empty()) return absl::InvalidArgumentError("event_type: required");
+  return absl::OkStatus();
+}
+
+absl::Status CheckSubscriptionBounds(const v1::SubscribeRequest& first) {
+  const auto too_long = [](absl::string_view value, absl::string_view field) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": is ", value.size(),
+                                                   " bytes long; the limit is ", kMaxFieldBytes));
+  };
+  const std::pair<absl::string_view, absl::string_view> fields[] = {
+      {first.cell(), "cell"}, {first.exchange(), "exchange"}, {first.pool(), "pool"}};
+  for (const auto& [value, field] : fields) {
+    if (value.size() > kMaxFieldBytes) return too_long(value, field);
+  }
+  const std::pair<const google::protobuf::RepeatedPtrField<std::string>*, absl::string_view>
+      lists[] = {{&first.topics(), "topics"},
+                 {&first.priorities(), "priorities"},
+                 {&first.event_types(), "event_types"}};
+  for (const auto& [list, field] : lists) {
+    if (list->size() > kMaxSubscriptionListSize) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ": at most ",
+                                                     kMaxSubscriptionListSize, " (got ",
+                                                     list->size(), ")"));
+    }
+    for (int i = 0; i < list->size(); ++i) {
+      if (list->Get(i).size() > kMaxFieldBytes) {
+        return too_long(list->Get(i), absl::StrCat(field, "[", i, "]"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
 
 bridge::NotifyRequest ToNotifyRequest(const v1::NotifyRequest& request) {
   bridge::NotifyRequest out;

@@ -21,13 +21,28 @@ namespace cellgw::gateway {
 // Most ack_ids one SubscribeRequest may carry.
 inline constexpr int kMaxAckIdsPerMessage = 10000;
 
-// The request as the bridge takes it (no check here: every field is the bridge's to judge).
+// The checks every unary request passes before it is authorised (CheckBounds in
+// request_validator.h), with Notify's field names: INVALID_ARGUMENT "cell: ...",
+// "exchange: ...", "topic: ..." when longer than kMaxFieldBytes, "publisher_id: required",
+// "event_type: required" or longer than kMaxFieldBytes.
+absl::Status CheckNotifyBounds(const v1::NotifyRequest& request);
+
+// The request as the bridge takes it (no check here: every other field is the bridge's).
 bridge::NotifyRequest ToNotifyRequest(const v1::NotifyRequest& request);
 
 // The topic Notify publishes to: the request's, or "notifications" (what the policy checks).
 std::string EffectiveTopic(const v1::NotifyRequest& request);
 // The topics a subscription reads: the request's, or {"notifications"}.
 std::vector<std::string> EffectiveTopics(const v1::SubscribeRequest& first);
+
+// Most topics, priorities and event_types patterns one subscription may list.
+inline constexpr int kMaxSubscriptionListSize = 64;
+
+// What the stream's first message must pass before it is authorised, the Subscribe side of
+// CheckBounds: INVALID_ARGUMENT "cell: ...", "exchange: ...", "pool: ...", "topics[<i>]: ...",
+// "event_types[<i>]: ..." when longer than kMaxFieldBytes, or "topics: ...",
+// "priorities: ...", "event_types: ..." when listing more than kMaxSubscriptionListSize.
+absl::Status CheckSubscriptionBounds(const v1::SubscribeRequest& first);
 
 // The stream's first message, the subscription. max_unacked 0 becomes 64; event_types become
 // the bridge's filter (whole-string globs, '*' and '?', as the policy's patterns).

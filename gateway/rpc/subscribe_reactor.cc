@@ -235,6 +235,10 @@ SubscribeReactor::SubscribeReactor(grpc::CallbackServerContext* context,
 
 grpc::Status SubscribeReactor::Start() {
   const v1::SubscribeRequest& first = request_;
+  // Bounded first: what follows logs, labels and authorises these fields.
+  if (absl::Status bounds = CheckSubscriptionBounds(first); !bounds.ok()) {
+    return ToGrpcStatus(bounds);
+  }
   cell_ = first.cell().empty() && !env_.only_cell.empty() ? env_.only_cell : first.cell();
   if (env_.metrics != nullptr) series_ = env_.metrics->RequestStarted("subscribe", cell_);
   if (env_.authorizer != nullptr) {

@@ -621,7 +621,7 @@ TEST_F(NotificationsTest, NotifyRefusesBadInputNamingTheField) {
     grpc::StatusCode code;
     std::string message_start;
   };
-  std::vector<Case> cases(6);
+  std::vector<Case> cases(7);
   for (Case& c : cases) {
     c.request.set_publisher_id("p");
     c.request.set_event_type("e");
@@ -640,6 +640,8 @@ TEST_F(NotificationsTest, NotifyRefusesBadInputNamingTheField) {
   cases[5].request.set_cell("nope");
   cases[5].code = grpc::StatusCode::NOT_FOUND;
   cases[5].message_start = "cell:";
+  cases[6].request.set_topic(std::string(300, 't'));
+  cases[6].message_start = "topic:";
   for (const Case& c : cases) {
     v1::NotifyResponse response;
     const grpc::Status status =
@@ -650,42 +652,45 @@ TEST_F(NotificationsTest, NotifyRefusesBadInputNamingTheField) {
   }
 }
 
+// The status a stream ends with when `later` (if any) follows `first`: the gateway must end
+// it without sending anything.
+grpc::Status RefusedStream(client::CellgwClient& client, const v1::SubscribeRequest& first,
+                           const v1::SubscribeRequest* later = nullptr) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+  auto stream = client.Subscribe(&context, first);
+  if (later != nullptr) stream->Write(*later);
+  v1::Notification n;
+  EXPECT_FALSE(stream->Read(&n)) << "a notification on a stream that should end";
+  return stream->Finish();
+}
+
 TEST_F(NotificationsTest, SubscribeRefusesBadMessagesNamingTheField) {
-  {
-    v1::SubscribeRequest request;
-    request.add_priorities("info");
-    request.add_priorities("loud");
-    Subscription sub;
-    sub.stream = gateway_->client->Subscribe(&sub.context, request);
-    v1::Notification n;
-    EXPECT_FALSE(sub.stream->Read(&n));
-    const grpc::Status status = sub.stream->Finish();
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-    EXPECT_TRUE(absl::StartsWith(status.error_message(), "priorities[1]:"))
-        << status.error_message();
-  }
-  {
-    auto sub = Subscribe(Topic(Marker("later")));
-    v1::SubscribeRequest later;
-    later.set_pool("again");
-    ASSERT_TRUE(sub->stream->Write(later));
-    v1::Notification n;
-    EXPECT_FALSE(sub->stream->Read(&n));
-    const grpc::Status status = sub->stream->Finish();
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-    EXPECT_TRUE(absl::StartsWith(status.error_message(), "pool:")) << status.error_message();
-  }
-  {
-    auto sub = Subscribe(Topic(Marker("badack")));
-    v1::SubscribeRequest later;
-    later.add_ack_ids("1:1");
-    later.add_ack_ids("garbage");
-    ASSERT_TRUE(sub->stream->Write(later));
-    v1::Notification n;
-    EXPECT_FALSE(sub->stream->Read(&n));
-    const grpc::Status status = sub->stream->Finish();
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-    EXPECT_TRUE(absl::StartsWith(status.error_message(), "ack_ids[1]:"))
+  v1::SubscribeRequest bad_priority = Topic(Marker("refused"));
+  bad_priority.add_priorities("info");
+  bad_priority.add_priorities("loud");
+  v1::SubscribeRequest too_many_topics;
+  for (int i = 0; i < 65; ++i) too_many_topics.add_topics(absl::StrCat("t", i));
+  v1::SubscribeRequest later_pool;
+  later_pool.set_pool("again");
+  v1::SubscribeRequest later_bad_ack;
+  later_bad_ack.add_ack_ids("1:1");
+  later_bad_ack.add_ack_ids("garbage");
+  const v1::SubscribeRequest good = Topic(Marker("later"));
+  const struct {
+    const v1::SubscribeRequest& first;
+    const v1::SubscribeRequest* later;
+    std::string message_start;
+  } cases[] = {
+      {bad_priority, nullptr, "priorities[1]:"},
+      {too_many_topics, nullptr, "topics: at most 64"},
+      {good, &later_pool, "pool:"},
+      {good, &later_bad_ack, "ack_ids[1]:"},
+  };
+  for (const auto& c : cases) {
+    const grpc::Status status = RefusedStream(*gateway_->client, c.first, c.later);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.message_start;
+    EXPECT_TRUE(absl::StartsWith(status.error_message(), c.message_start))
         << status.error_message();
   }
 }

@@ -32,7 +32,9 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "absl/strings/str_split.h"
 #include "client/cellgw_client.h"
+#include "client/cli_notifications.h"
 #include "client/connection_settings.h"
 
 ABSL_FLAG(std::string, addr, "",
@@ -54,8 +56,25 @@ ABSL_FLAG(std::string, context, "", "request context, a JSON object (default {})
 ABSL_FLAG(std::string, timeout, "", "call timeout in SECONDS (default: the cell's, 60 s)");
 ABSL_FLAG(std::string, call_monitor_timeout, "",
           "oslo's call monitoring: SECONDS between the server's heartbeats");
-ABSL_FLAG(std::string, deadline, "", "gRPC deadline for the request, in SECONDS (default 30)");
+ABSL_FLAG(std::string, deadline, "",
+          "gRPC deadline for the request, in SECONDS (default 30; subscribe: none)");
 ABSL_FLAG(std::string, request_id, "", "sent as x-request-id");
+// notify and subscribe (client/cli_notifications.h).
+ABSL_FLAG(std::string, publisher_id, "", "notify: the publisher, e.g. compute.host1 (required)");
+ABSL_FLAG(std::string, priority, "", "notify: audit, debug, info, warn, error, critical, sample "
+          "(default info)");
+ABSL_FLAG(std::string, topics, "", "subscribe: notification topics, comma-separated "
+          "(default notifications)");
+ABSL_FLAG(std::string, priorities, "", "subscribe: priorities, comma-separated (default all)");
+ABSL_FLAG(std::string, pool, "", "subscribe: oslo's listener pool (default none)");
+ABSL_FLAG(std::string, event_types, "", "subscribe: event_type globs, comma-separated "
+          "(default all)");
+ABSL_FLAG(std::string, max_unacked, "", "subscribe: notifications unacknowledged at most "
+          "(default 64)");
+ABSL_FLAG(std::string, auto_ack, "", "subscribe: true to let the gateway acknowledge as it "
+          "sends (--auto-ack alone means true)");
+ABSL_FLAG(std::string, count, "", "subscribe: stop after N notifications (default: until "
+          "interrupted)");
 
 namespace {
 
@@ -64,7 +83,14 @@ constexpr char kSynopsis[] = R"(usage:
   cellgw-cli [--addr HOST:PORT] cast   --topic T METHOD [ARGS_JSON] [options]
   cellgw-cli [--addr HOST:PORT] fanout --topic T METHOD [ARGS_JSON] [options]
   cellgw-cli [--addr HOST:PORT] list-cells
+  cellgw-cli [--addr HOST:PORT] notify --publisher-id P [--topic T] [--priority info]
+             [--context JSON] EVENT_TYPE [PAYLOAD_JSON]
+  cellgw-cli [--addr HOST:PORT] subscribe [--topics T,...] [--priorities p,...] [--pool P]
+             [--event-types GLOB,...] [--max-unacked N] [--auto-ack] [--count N]
 )";
+
+// Options that may stand alone, meaning "true" ("--auto-ack"); "--auto-ack=false" also works.
+bool IsSwitch(absl::string_view command_line_name) { return command_line_name == "auto-ack"; }
 
 // The command-line name of the flag `flag_name` and back: '_' is '-', and api_version is
 // --version (Abseil defines a --version flag of its own).
@@ -142,6 +168,8 @@ CommandLine ToAbseilCommandLine(int argc, char** argv) {
     if (eq != std::string::npos) {
       value = name.substr(eq + 1);
       name.resize(eq);
+    } else if (IsSwitch(name)) {
+      value = "true";
     } else if (i + 1 < argc) {
       value = argv[++i];
     } else {
@@ -280,6 +308,45 @@ int main(int argc, char** argv) {
       unique_id = response.unique_id();
     }
     output = absl::StrCat("{\"unique_id\": \"", unique_id, "\"}\n");
+  } else if (command == "notify") {
+    if (positional.size() < 2) return UsageError("notify needs EVENT_TYPE");
+    cellgw::client::NotifyCommand notify;
+    notify.cell = absl::GetFlag(FLAGS_cell);
+    notify.exchange = absl::GetFlag(FLAGS_exchange);
+    notify.topic = absl::GetFlag(FLAGS_topic);
+    notify.publisher_id = absl::GetFlag(FLAGS_publisher_id);
+    notify.priority = absl::GetFlag(FLAGS_priority);
+    notify.event_type = positional[1];
+    notify.payload_json = positional.size() > 2 ? positional[2] : "";
+    notify.context_json = absl::GetFlag(FLAGS_context);
+    notify.deadline = deadline;
+    notify.request_id = request_id;
+    return cellgw::client::RunNotify(client, notify, stdout, stderr);
+  } else if (command == "subscribe") {
+    auto list = [](const std::string& text) -> std::vector<std::string> {
+      if (text.empty()) return {};
+      return absl::StrSplit(text, ',');
+    };
+    cellgw::client::SubscribeCommand subscribe;
+    subscribe.cell = absl::GetFlag(FLAGS_cell);
+    subscribe.exchange = absl::GetFlag(FLAGS_exchange);
+    subscribe.topics = list(absl::GetFlag(FLAGS_topics));
+    subscribe.priorities = list(absl::GetFlag(FLAGS_priorities));
+    subscribe.pool = absl::GetFlag(FLAGS_pool);
+    subscribe.event_types = list(absl::GetFlag(FLAGS_event_types));
+    if (given("max_unacked") &&
+        !absl::SimpleAtoi(absl::GetFlag(FLAGS_max_unacked), &subscribe.max_unacked)) {
+      return UsageError("--max-unacked: not a whole number");
+    }
+    if (given("auto_ack") && !absl::SimpleAtob(absl::GetFlag(FLAGS_auto_ack), &subscribe.auto_ack)) {
+      return UsageError("--auto-ack: not true or false");
+    }
+    if (given("count") && (!absl::SimpleAtoi(absl::GetFlag(FLAGS_count), &subscribe.count) ||
+                           subscribe.count < 0)) {
+      return UsageError("--count: not a whole number");
+    }
+    subscribe.request_id = request_id;
+    return cellgw::client::RunSubscribe(client, subscribe, stdout, stderr);
   } else {
     return UsageError(absl::StrCat("unknown command '", command, "'"));
   }

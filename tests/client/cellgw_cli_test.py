@@ -16,9 +16,11 @@ import threading
 import unittest
 
 WORKSPACE = os.environ.get('TEST_WORKSPACE', 'cellgw')
-OPTIONS = ['--addr', '--ca-file', '--call-monitor-timeout', '--cell', '--cert-file',
-           '--context', '--deadline', '--exchange', '--key-file', '--namespace', '--request-id',
-           '--server', '--timeout', '--token', '--topic', '--version']
+OPTIONS = ['--addr', '--auto-ack', '--ca-file', '--call-monitor-timeout', '--cell',
+           '--cert-file', '--context', '--count', '--deadline', '--event-types', '--exchange',
+           '--key-file', '--max-unacked', '--namespace', '--pool', '--priorities', '--priority',
+           '--publisher-id', '--request-id', '--server', '--timeout', '--token', '--topic',
+           '--topics', '--version']
 
 
 def runfile(relative):
@@ -148,6 +150,27 @@ class AgainstGatewayTest(unittest.TestCase):
         for command in ('cast', 'fanout'):
             done = cli('--addr', self.addr, command, '--topic', 'compute', 'm', '{}')
             self.expect(done, 1, stdout='', stderr_has='UNAVAILABLE')
+
+    def test_notify_and_subscribe_options_reach_their_fields(self):
+        notify = ['--addr', self.addr, 'notify', '--topic', 'notifications']
+        self.expect(cli(*notify, 'compute.x'), 1, stdout='', stderr_has='publisher_id')
+        self.expect(cli(*notify, '--publisher-id', 'compute.h1', '--priority', 'loud',
+                        'compute.x'), 1, stdout='', stderr_has='priority')
+        self.expect(cli(*notify, '--publisher-id', 'compute.h1', 'compute.x', '[1'), 1,
+                    stdout='', stderr_has='payload_json')
+        # Valid in every field: only the missing broker stops it.
+        self.expect(cli(*notify, '--publisher-id', 'compute.h1', '--priority', 'ERROR',
+                        '--context', '{"user_id": "u1"}', 'compute.x', '{"n": 1}'), 1,
+                    stdout='', stderr_has='UNAVAILABLE')
+        subscribe = ['--addr', self.addr, 'subscribe']
+        self.expect(cli(*subscribe, '--priorities', 'info,loud'), 1, stdout='',
+                    stderr_has='priorities')
+        self.expect(cli(*subscribe, '--max-unacked', 'many'), 2, stdout='',
+                    stderr_has='--max-unacked')
+        self.expect(cli(*subscribe, '--auto-ack', '--count', '-1'), 2, stdout='',
+                    stderr_has='--count')
+        self.expect(cli('--addr', self.addr, 'notify'), 2, stdout='',
+                    stderr_has='notify needs EVENT_TYPE')
 
     def test_each_option_reaches_its_request_field(self):
         def call(*args):

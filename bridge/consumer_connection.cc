@@ -688,4 +688,23 @@ void ConsumerConnection::Publish(Publication publication) {
   }
 }
 
+absl::StatusOr<ConsumerConnectionOptions> ConsumerConnectionOptionsFor(const CellOptions& cell) {
+  absl::StatusOr<TransportUrl> url = ParseTransportUrl(cell.transport_url);
+  if (!url.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cells[", cell.name, "].transport_url: ", url.status().message()));
+  }
+  ConsumerConnectionOptions options;
+  options.cell = cell.name;
+  options.url = *std::move(url);
+  options.tls.enabled = cell.ssl;
+  options.tls.ca_file = cell.ssl_ca_file;
+  options.tls.cert_file = cell.ssl_cert_file;
+  options.tls.key_file = cell.ssl_key_file;
+  options.heartbeat = cell.heartbeat_timeout_threshold;
+  options.max_message_bytes = cell.max_message_bytes;
+  options.outage_limit = cell.subscription_outage_timeout;
+  return options;
+}
+
 }  // namespace cellgw::bridge

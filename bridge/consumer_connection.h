@@ -53,7 +53,9 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "absl/status/statusor.h"
 #include "bridge/amqp_connection.h"
+#include "bridge/cell_options.h"
 #include "bridge/connect_attempt.h"
 #include "bridge/reconnect_backoff.h"
 #include "bridge/stall_watchdog.h"
@@ -164,6 +166,11 @@ struct ConsumerConnectionOptions {
   // How long a subscription may go without consuming before it ends with UNAVAILABLE.
   absl::Duration outage_limit = absl::Seconds(60);
 };
+
+// The consumer connection options of a configured cell: its URL, TLS, heartbeat, size limit
+// and subscription_outage_timeout. INVALID_ARGUMENT "cells[<name>].transport_url: ..." when
+// the URL does not parse.
+absl::StatusOr<ConsumerConnectionOptions> ConsumerConnectionOptionsFor(const CellOptions& cell);
 
 class ConsumerConnection {
  public:

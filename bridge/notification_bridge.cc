@@ -172,27 +172,14 @@ absl::StatusOr<std::unique_ptr<NotificationBridge>> NotificationBridge::Create(
   std::vector<std::unique_ptr<Cell>> built;
   for (const CellOptions& options : cells) {
     const std::string where = absl::StrCat("cells[", options.name, "]");
-    absl::StatusOr<TransportUrl> url = ParseTransportUrl(options.transport_url);
-    if (!url.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, ".transport_url: ", url.status().message()));
-    }
+    absl::StatusOr<ConsumerConnectionOptions> connection = ConsumerConnectionOptionsFor(options);
+    if (!connection.ok()) return connection.status();
     if (options.max_subscriptions < 1) {
       return absl::InvalidArgumentError(absl::StrCat(where, ".max_subscriptions: must be >= 1"));
     }
     auto cell = std::make_unique<Cell>();
     cell->options = options;
-    ConsumerConnectionOptions connection;
-    connection.cell = options.name;
-    connection.url = *std::move(url);
-    connection.tls.enabled = options.ssl;
-    connection.tls.ca_file = options.ssl_ca_file;
-    connection.tls.cert_file = options.ssl_cert_file;
-    connection.tls.key_file = options.ssl_key_file;
-    connection.heartbeat = options.heartbeat_timeout_threshold;
-    connection.max_message_bytes = options.max_message_bytes;
-    connection.outage_limit = options.subscription_outage_timeout;
-    cell->connection = std::make_unique<ConsumerConnection>(std::move(connection));
+    cell->connection = std::make_unique<ConsumerConnection>(*std::move(connection));
     built.push_back(std::move(cell));
   }
   return std::unique_ptr<NotificationBridge>(new NotificationBridge(std::move(built), observer));

@@ -15,16 +15,6 @@
 #include "gateway/rpc/status_mapper.h"
 
 namespace cellgw::gateway {
-namespace {
-
-std::string CallerRequestId(const grpc::CallbackServerContext* context) {
-  const auto& metadata = context->client_metadata();
-  auto it = metadata.find(std::string(kRequestIdHeader));
-  if (it == metadata.end()) return "";
-  return std::string(it->second.data(), it->second.size());
-}
-
-}  // namespace
 
 // The stream's state shared by the gRPC threads (reads, write completions, cancellation) and
 // the cell's consumer-connection thread (requests, the end). Every write-side operation
@@ -33,7 +23,7 @@ std::string CallerRequestId(const grpc::CallbackServerContext* context) {
 class ServeReactor::Stream : public bridge::ServeWorker {
  public:
   Stream(ServeReactor* reactor, ServeMetrics* metrics, ServeHealth* health)
-      : reactor_(reactor), metrics_(metrics), health_(health) {}
+      : metrics_(metrics), health_(health), reactor_(reactor) {}
 
   // Before the session starts: the labels of its metrics and health entry.
   void Configure(std::string cell, std::string health_name) {
@@ -230,7 +220,7 @@ class ServeReactor::Stream : public bridge::ServeWorker {
 ServeReactor::ServeReactor(grpc::CallbackServerContext* context, const ServeEnvironment& env)
     : context_(context),
       env_(env),
-      request_id_(ChooseRequestId(CallerRequestId(context))),
+      request_id_(RequestIdOf(*context)),
       start_(absl::Now()),
       stream_(std::make_shared<Stream>(this, env.serve_metrics, env.serve_health)) {
   context_->AddInitialMetadata(std::string(kRequestIdHeader), request_id_);

@@ -630,6 +630,12 @@ absl::Status AmqpConnection::BindQueue(uint16_t channel, absl::string_view queue
                                              exchange, "' with key '", routing_key, "'"));
 }
 
+absl::Status AmqpConnection::DeleteQueueOn(uint16_t channel, absl::string_view queue) {
+  if (state_->broken) return absl::UnavailableError("connection lost");
+  amqp_queue_delete(state_->conn, channel, Bytes(queue), /*if_unused=*/0, /*if_empty=*/0);
+  return OwnRpcOutcome(channel, absl::StrCat("deleting queue '", queue, "'"));
+}
+
 absl::Status AmqpConnection::ConsumeOn(uint16_t channel, absl::string_view queue) {
   if (state_->broken) return absl::UnavailableError("connection lost");
   amqp_basic_consume(state_->conn, channel, Bytes(queue), amqp_empty_bytes, /*no_local=*/0,
@@ -745,6 +751,9 @@ absl::Status AmqpConnection::ReadChannels(ChannelHandler& handler, uint64_t max_
               static_cast<const amqp_basic_properties_t*>(frame.payload.properties.decoded);
           if (props != nullptr && (props->_flags & AMQP_BASIC_CONTENT_TYPE_FLAG)) {
             delivery.content_type = ToString(props->content_type);
+          }
+          if (props != nullptr && (props->_flags & AMQP_BASIC_EXPIRATION_FLAG)) {
+            delivery.expiration = ToString(props->expiration);
           }
           delivery.oversized = delivery.body_size > max_body_bytes;
           if (!delivery.oversized) delivery.body.reserve(delivery.body_size);

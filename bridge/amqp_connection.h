@@ -85,6 +85,9 @@ class AmqpConnection final : public AmqpTransport {
     std::string exchange;
     std::string routing_key;
     std::string content_type;
+    // The `expiration` property as sent (a per-message TTL in ms, as text); "" when absent.
+    // oslo's RPC client sets it on calls to the call timeout.
+    std::string expiration;
     std::string body;
     // True when the body exceeded the size limit and was discarded while reading.
     bool oversized = false;
@@ -125,6 +128,10 @@ class AmqpConnection final : public AmqpTransport {
   absl::Status DeclareQueueOn(uint16_t channel, const QueueSpec& spec, bool quorum);
   absl::Status BindQueue(uint16_t channel, absl::string_view queue, absl::string_view exchange,
                          absl::string_view routing_key);
+  // queue.delete (not if-unused, not if-empty), as kombu's Queue.delete() that oslo's server
+  // sends for its fanout queue on a graceful stop. Deleting a queue that does not exist is OK
+  // for RabbitMQ.
+  absl::Status DeleteQueueOn(uint16_t channel, absl::string_view queue);
   // basic.consume with no_ack=false: every delivery waits for Ack or Reject.
   absl::Status ConsumeOn(uint16_t channel, absl::string_view queue);
   // Acknowledges one delivery, or returns it (requeue) or drops it. Asynchronous (no answer);

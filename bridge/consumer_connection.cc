@@ -126,6 +126,7 @@ class ConsumerConnection::Loop : public AmqpConnection::ChannelHandler {
     out.exchange = std::move(delivery.exchange);
     out.routing_key = std::move(delivery.routing_key);
     out.content_type = std::move(delivery.content_type);
+    out.expiration = std::move(delivery.expiration);
     out.body = std::move(delivery.body);
     out.oversized = delivery.oversized;
     out.body_size = delivery.body_size;
@@ -330,8 +331,30 @@ class ConsumerConnection::Loop : public AmqpConnection::ChannelHandler {
       by_channel_.erase(sub.channel);
       if (conn_ != nullptr) closed = conn_->CloseOwnChannel(sub.channel);
     }
+    // Only a cancel deletes: after an outage or at shutdown the queue's expiry does it.
+    if (status.ok() && closed.ok() && conn_ != nullptr) closed = DeleteOnCancel(sub.topology);
     sub.sink->OnEnded(status);
     if (!closed.ok()) Disconnect(closed);
+  }
+
+  // Deletes the topology's delete_on_cancel queues on the declaring channel: their consumer's
+  // channel is closed already, so the broker cancels no consumer of ours. A refusal is not an
+  // error (the queue's x-expires still removes it); UNAVAILABLE is returned.
+  absl::Status DeleteOnCancel(const SubscriptionTopology& topology) {
+    for (const QueueTopology& queue : topology.queues) {
+      if (!queue.delete_on_cancel) continue;
+      if (declare_channel_ == 0) {
+        absl::StatusOr<uint16_t> channel = conn_->OpenOwnChannel();
+        if (!channel.ok()) return absl::IsUnavailable(channel.status()) ? channel.status()
+                                                                         : absl::OkStatus();
+        declare_channel_ = *channel;
+      }
+      const absl::Status deleted = conn_->DeleteQueueOn(declare_channel_, queue.spec.name);
+      if (absl::IsUnavailable(deleted)) return deleted;
+      if (!deleted.ok()) declare_channel_ = 0;  // a refusal closed the channel
+      declared_queues_.erase(queue.spec.name);
+    }
+    return absl::OkStatus();
   }
 
   // Subscriptions that have not consumed for the outage limit end with UNAVAILABLE.

@@ -77,6 +77,11 @@ struct ExchangeUse {
 struct QueueTopology {
   QueueSpec spec;
   bool quorum = false;  // x-queue-type: quorum
+  // Deleted when the subscription is cancelled (Cancel, while connected), after its channel
+  // closed: for a queue no one else consumes, as oslo's server deletes its fanout queue on a
+  // graceful stop. Not when it ends otherwise (an outage, shutdown), nor while disconnected:
+  // then the queue's own expiry (x-expires) removes it.
+  bool delete_on_cancel = false;
   struct Binding {
     std::string exchange;
     std::string routing_key;
@@ -105,6 +110,7 @@ struct Delivery {
   std::string exchange;
   std::string routing_key;
   std::string content_type;
+  std::string expiration;  // the AMQP expiration property (ms, as text); "" when absent
   std::string body;
   bool oversized = false;  // over max_message_bytes: the body was discarded
   uint64_t body_size = 0;
@@ -190,8 +196,9 @@ class ConsumerConnection {
   // Starts a subscription; `sink` is called on this connection's thread until OnEnded, and
   // kept alive until then. After Stop(), OnEnded(UNAVAILABLE) runs inline.
   SubscriptionId Subscribe(SubscriptionTopology topology, std::shared_ptr<SubscriptionSink> sink);
-  // Ends a subscription: its channel is closed (kept deliveries go back to their queues) and
-  // the sink gets OnEnded(OK). A no-op for one that already ended.
+  // Ends a subscription: its channel is closed (kept deliveries go back to their queues), its
+  // delete_on_cancel queues are deleted, and the sink gets OnEnded(OK). A no-op for one that
+  // already ended.
   void Cancel(SubscriptionId id);
   // Settles kept deliveries of subscription `id`. Tags of another incarnation, or already
   // settled, are ignored.

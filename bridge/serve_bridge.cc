@@ -48,6 +48,14 @@ absl::Duration HeartbeatInterval(const std::optional<std::string>& timeout_json)
   return absl::Seconds(whole / 2);  // Python: int(timeout) // 2
 }
 
+// A call's deadline from its AMQP expiration (a TTL in ms as a decimal string, which the
+// broker checked when it was published); nullopt when absent or unreadable.
+std::optional<absl::Time> DeadlineOf(absl::string_view expiration, absl::Time received) {
+  int64_t ms = 0;
+  if (expiration.empty() || !absl::SimpleAtoi(expiration, &ms) || ms < 0) return std::nullopt;
+  return received + absl::Milliseconds(ms);
+}
+
 }  // namespace
 
 struct ServeBridge::Cell {
@@ -70,7 +78,7 @@ class ServeSession::Sink : public SubscriptionSink {
   explicit Sink(std::shared_ptr<ServeSession> session) : session_(std::move(session)) {}
 
   Disposition OnDelivery(Delivery delivery) override {
-    return session_->OnDelivery(std::move(delivery));
+    return session_->OnDelivery(std::move(delivery), absl::Now());
   }
   void OnConsuming(uint64_t) override {
     const bool first = !session_->consumed_once_.exchange(true);
@@ -117,7 +125,7 @@ void ServeSession::Remember(const std::string& unique_id) {
   }
 }
 
-SubscriptionSink::Disposition ServeSession::OnDelivery(Delivery delivery) {
+SubscriptionSink::Disposition ServeSession::OnDelivery(Delivery delivery, absl::Time received) {
   // oslo's server drops what it cannot decode (reject without requeue, wire spec §7.1).
   if (delivery.oversized || delivery.content_type != "application/json") {
     return SubscriptionSink::Disposition::kDiscard;
@@ -135,6 +143,7 @@ SubscriptionSink::Disposition ServeSession::OnDelivery(Delivery delivery) {
               : delivery.exchange == fanout_exchange_ ? IncomingKind::kFanout
                                                       : IncomingKind::kCast;
   uint64_t id = 0;
+  std::optional<absl::Time> incoming_deadline;
   {
     absl::MutexLock lock(&mu_);
     if (closed_) return SubscriptionSink::Disposition::kKeep;  // the channel is closing
@@ -158,7 +167,10 @@ SubscriptionSink::Disposition ServeSession::OnDelivery(Delivery delivery) {
       }
       return SubscriptionSink::Disposition::kAck;
     }
+    std::optional<absl::Time> deadline;
     if (held.kind == IncomingKind::kCall) {
+      deadline = DeadlineOf(delivery.expiration, received);
+      if (deadline.has_value()) held.deadline = *deadline;
       held.heartbeat_every = HeartbeatInterval(request->timeout_json);
       if (held.heartbeat_every > absl::ZeroDuration()) {
         held.next_heartbeat = absl::Now() + held.heartbeat_every;
@@ -167,6 +179,7 @@ SubscriptionSink::Disposition ServeSession::OnDelivery(Delivery delivery) {
     id = next_id_++;
     if (!held.unique_id.empty()) held_by_unique_id_[held.unique_id] = id;
     held_.emplace(id, held);
+    incoming_deadline = deadline;
   }
   handed_out_.fetch_add(1, std::memory_order_relaxed);
   IncomingRequest incoming;
@@ -177,6 +190,7 @@ SubscriptionSink::Disposition ServeSession::OnDelivery(Delivery delivery) {
   incoming.context_json = std::move(request->context_json);
   incoming.namespace_ = std::move(request->namespace_);
   incoming.version = std::move(request->version);
+  incoming.deadline = incoming_deadline;
   if (worker_ != nullptr) worker_->OnIncoming(std::move(incoming));
   return SubscriptionSink::Disposition::kKeep;
 }
@@ -195,7 +209,9 @@ absl::Status ServeSession::PublishReply(const std::string& reply_q, const std::s
   return absl::OkStatus();
 }
 
-absl::Status ServeSession::Answer(uint64_t id, const WorkerAnswer& answer) {
+absl::StatusOr<ServeSession::Timing> ServeSession::Answer(uint64_t id,
+                                                          const WorkerAnswer& answer) {
+  const absl::Time now = absl::Now();
   Held held;
   {
     absl::MutexLock lock(&mu_);
@@ -220,7 +236,7 @@ absl::Status ServeSession::Answer(uint64_t id, const WorkerAnswer& answer) {
     casts_failed_.fetch_add(1, std::memory_order_relaxed);
   }
   connection_->Ack(subscription_.load(), {held.tag});
-  return absl::OkStatus();
+  return now > held.deadline ? Timing::kAfterDeadline : Timing::kInTime;
 }
 
 size_t ServeSession::Close() {
@@ -378,6 +394,8 @@ absl::StatusOr<std::shared_ptr<ServeSession>> ServeBridge::Serve(
   QueueTopology fanout;
   fanout.spec.name = fanout_queue;
   fanout.spec.expires_ms = kFanoutQueueExpiresMs;
+  // Only this session consumes it (its name is new): oslo deletes its own on a graceful stop.
+  fanout.delete_on_cancel = true;
   fanout.bindings.push_back({fanout_exchange, registration.topic});
   topology.queues.push_back(std::move(fanout));
 

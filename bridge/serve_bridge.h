@@ -17,7 +17,10 @@
 //             both with the exchange's flags (quorum with rabbit_quorum_queue), bound to the
 //             exchange with their own names as keys
 //   exchange  <topic>_fanout   fanout, transient, auto-delete
-//   queue     <topic>_fanout_<uuid hex>, transient, x-expires 30 min, bound with key <topic>
+//   queue     <topic>_fanout_<uuid hex>, transient, not auto-delete, not exclusive,
+//             x-expires 30 min, bound with key <topic>; deleted when the worker goes (Close),
+//             as oslo's server deletes it on a graceful stop (expiring only when the
+//             connection is down then)
 //
 // Dispatch (rpc_dispatcher.h): a request no endpoint takes (NoSuchMethod, UnsupportedVersion,
 // a version int() cannot read) is answered by the gateway with oslo's failure and acknowledged;
@@ -31,6 +34,13 @@
 // requests and the rest stay in the broker for other servers of the topic. Unlike oslo, which
 // acknowledges before running a request, a request held by a worker when the gateway process
 // dies goes back to its queue and runs again elsewhere (see the README's guarantees).
+//
+// Deadlines: a call's deadline is the time the gateway received it plus its AMQP expiration
+// (oslo's client sets it to the call timeout in ms). The broker counts a message's TTL from
+// when it was queued, so the caller's own deadline is at or before this one (clocks apart):
+// an answer after it comes certainly too late. Such an answer is still published, as an oslo
+// server publishes it (the caller's oslo drops a reply it no longer waits for), and Answer
+// reports it as kAfterDeadline.
 //
 // Replies (wire spec §7.2): to the default exchange, routing key _reply_q, mandatory, the
 // result or SerializeRemoteFailure's failure with ending true; while a worker holds a call
@@ -88,6 +98,8 @@ struct IncomingRequest {
   std::string context_json;  // the request context (the _context_ keys), a JSON object
   std::optional<std::string> namespace_;  // as requested; nullopt: none
   std::optional<std::string> version;     // as requested; nullopt: none (oslo reads "1.0")
+  // Calls with an AMQP expiration: when the caller stops waiting (see the header comment).
+  std::optional<absl::Time> deadline;
 };
 
 // The worker's answer to one request: a result (JSON text, "" = null) or a failure.
@@ -122,12 +134,16 @@ class ServeSession {
   // The class of the failure sent to callers whose call the worker held when it went.
   static constexpr absl::string_view kWorkerGoneClass = "ConnectionAbortedError";
 
-  // Answers request `id`: for a call, publishes the reply; for a cast or fanout, only
-  // releases it (a failure is counted in casts_failed()). The request is acknowledged to the
-  // broker. NOT_FOUND when no request `id` is held (unknown, or answered already);
-  // INVALID_ARGUMENT naming "result_json" when it is not JSON; FAILED_PRECONDITION after
-  // Close().
-  absl::Status Answer(uint64_t id, const WorkerAnswer& answer);
+  // When an answer came, for a call with a deadline; casts, fanouts and calls without an
+  // expiration are always kInTime.
+  enum class Timing { kInTime, kAfterDeadline };
+
+  // Answers request `id`: for a call, publishes the reply (after its deadline too); for a
+  // cast or fanout, only releases it (a failure is counted in casts_failed()). The request is
+  // acknowledged to the broker. NOT_FOUND when no request `id` is held (unknown, or answered
+  // already); INVALID_ARGUMENT naming "result_json" when it is not JSON; FAILED_PRECONDITION
+  // after Close().
+  absl::StatusOr<Timing> Answer(uint64_t id, const WorkerAnswer& answer);
 
   // The worker is gone: fails the calls it holds (kWorkerGoneClass), acknowledges everything
   // it holds, cancels its consumers. OnEnd(OK) follows unless the session had ended.
@@ -150,13 +166,15 @@ class ServeSession {
     std::string unique_id;
     absl::Duration heartbeat_every = absl::ZeroDuration();  // zero: no call monitoring
     absl::Time next_heartbeat = absl::InfiniteFuture();
+    absl::Time deadline = absl::InfiniteFuture();  // calls with an expiration only
   };
 
   ServeSession(ConsumerConnection* connection, std::string describe, RpcDispatcher dispatcher,
                std::string fanout_exchange, std::vector<std::string> queues,
                std::shared_ptr<ServeWorker> worker);
-  // On the connection thread: decode, dispatch, hold or answer.
-  SubscriptionSink::Disposition OnDelivery(Delivery delivery);
+  // On the connection thread: decode, dispatch, hold or answer. `received` is when the
+  // delivery arrived (the base of a call's deadline).
+  SubscriptionSink::Disposition OnDelivery(Delivery delivery, absl::Time received);
   // On the ticker thread: heartbeats due by `now`.
   void Tick(absl::Time now);
   // Encodes and publishes a reply; INVALID_ARGUMENT naming "result_json" when it is not JSON

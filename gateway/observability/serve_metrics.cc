@@ -21,8 +21,8 @@ ServeMetrics::ServeMetrics(GatewayMetrics& metrics, const std::vector<std::strin
   for (const std::string& cell : labels) {
     CellSeries series;
     series.workers = &workers.Add({{"cell", cell}});
-    const char* names[4] = {"handed_out", "answered", "failed", "abandoned"};
-    for (int i = 0; i < 4; ++i) {
+    const char* names[5] = {"handed_out", "answered", "failed", "abandoned", "timed_out"};
+    for (int i = 0; i < 5; ++i) {
       series.outcomes[i] = &requests.Add({{"cell", cell}, {"outcome", names[i]}});
     }
     cells_.emplace(cell, series);

@@ -7,6 +7,10 @@
 //                    only counted and logged)
 //       abandoned    a call the worker held when it went (answered by the gateway with
 //                    ConnectionAbortedError)
+//       timed_out    a Reply (result or error) to a call that came after the call's deadline
+//                    (Incoming.deadline): still sent, but its caller had given up. Counted
+//                    instead of answered/failed, so handed_out = answered + failed +
+//                    timed_out + abandoned + what workers hold now
 // Labels are bounded: a cell that is not configured counts as "unknown"; topics and server
 // names are not labels (they are the worker's choice), see health for those.
 //
@@ -31,7 +35,7 @@ namespace cellgw::gateway {
 
 class ServeMetrics {
  public:
-  enum class Outcome { kHandedOut, kAnswered, kFailed, kAbandoned };
+  enum class Outcome { kHandedOut, kAnswered, kFailed, kAbandoned, kTimedOut };
 
   // Registers the families on `metrics`' registry, with every series of `cells` (and
   // "unknown") at zero.
@@ -43,7 +47,7 @@ class ServeMetrics {
  private:
   struct CellSeries {
     prometheus::Gauge* workers;
-    prometheus::Counter* outcomes[4];
+    prometheus::Counter* outcomes[5];  // by Outcome
   };
   const CellSeries& SeriesOf(absl::string_view cell) const;
 

@@ -120,11 +120,15 @@ class ServeReactor::Stream : public bridge::ServeWorker {
       session = session_;
     }
     if (session == nullptr) return absl::OkStatus();
-    absl::Status status = session->Answer(answer.id, answer.answer);
-    if (status.ok() && metrics_ != nullptr) {
-      metrics_->Count(cell_, answer.answer.failure.has_value() ? ServeMetrics::Outcome::kFailed
-                                                               : ServeMetrics::Outcome::kAnswered);
+    absl::StatusOr<bridge::ServeSession::Timing> timing =
+        session->Answer(answer.id, answer.answer);
+    if (timing.ok() && metrics_ != nullptr) {
+      metrics_->Count(cell_, *timing == bridge::ServeSession::Timing::kAfterDeadline
+                                 ? ServeMetrics::Outcome::kTimedOut
+                             : answer.answer.failure.has_value() ? ServeMetrics::Outcome::kFailed
+                                                                 : ServeMetrics::Outcome::kAnswered);
     }
+    const absl::Status status = timing.status();
     if (absl::IsNotFound(status)) return absl::InvalidArgumentError(status.message());
     if (absl::IsFailedPrecondition(status)) return absl::OkStatus();  // ending already
     return status;

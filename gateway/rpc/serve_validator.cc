@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "common/json_text.h"
 
 namespace cellgw::gateway {
@@ -104,6 +105,14 @@ v1::Incoming ToIncomingProto(bridge::IncomingRequest request) {
   out.set_context_json(std::move(request.context_json));
   if (request.namespace_.has_value()) out.set_namespace_(*std::move(request.namespace_));
   if (request.version.has_value()) out.set_version(*std::move(request.version));
+  if (request.deadline.has_value()) {
+    // Floor division: a Timestamp's nanos are never negative.
+    const absl::Duration since_epoch = *request.deadline - absl::UnixEpoch();
+    const int64_t seconds = absl::ToInt64Seconds(absl::Floor(since_epoch, absl::Seconds(1)));
+    out.mutable_deadline()->set_seconds(seconds);
+    out.mutable_deadline()->set_nanos(static_cast<int32_t>(
+        absl::ToInt64Nanoseconds(since_epoch - absl::Seconds(seconds))));
+  }
   return out;
 }
 

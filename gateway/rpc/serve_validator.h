@@ -32,7 +32,7 @@ struct ServeAnswer {
 };
 absl::StatusOr<ServeAnswer> ToServeAnswer(const v1::ServeRequest& request);
 
-// An Incoming for the stream.
+// An Incoming for the stream; `deadline` (calls with an AMQP expiration) as a Timestamp.
 v1::Incoming ToIncomingProto(bridge::IncomingRequest request);
 
 }  // namespace cellgw::gateway

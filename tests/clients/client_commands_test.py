@@ -33,23 +33,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 import uuid
 
 
-def _tree_root():
-    """Runfiles root under Bazel, else the source tree (cellgw then comes from bazel-bin)."""
-    srcdir = os.environ.get('TEST_SRCDIR')
-    if srcdir:
-        root = os.path.join(srcdir, os.environ.get('TEST_WORKSPACE', 'cellgw'))
-        return root, root
-    repo = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
-    return repo, os.path.join(repo, 'bazel-bin')
+# tests/support, beside this directory in the source tree and in the runfiles.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'support'))
+from python_test_tree import tree_root, wait_cell_serving  # noqa: E402
 
-
-SOURCE_ROOT, OUTPUT_ROOT = _tree_root()
+SOURCE_ROOT, OUTPUT_ROOT = tree_root()
 CELLGW = os.path.join(OUTPUT_ROOT, 'gateway', 'cellgw')
 SUPPORT = os.path.join(SOURCE_ROOT, 'tests', 'support')
 PROTO_DIR = os.path.join(SOURCE_ROOT, 'proto')
@@ -81,28 +74,6 @@ def _tail(path, limit=3000):
             return f.read()[-limit:].decode('utf-8', 'replace')
     except OSError:
         return ''
-
-
-def _wait_cell_serving(channel, gateway, log):
-    """Blocks until grpc.health.v1.Health/Watch reports "cell/<CELL>" SERVING: a stream of
-    changes, so nothing polls. The messages are encoded by hand (Debian has no Python health
-    stubs): HealthCheckRequest{1: service}, HealthCheckResponse{1: status}, SERVING = 1."""
-    name = ('cell/' + CELL).encode()
-    call = channel.unary_stream('/grpc.health.v1.Health/Watch')(
-        b'\x0a' + bytes([len(name)]) + name, timeout=STARTUP_TIMEOUT_S, wait_for_ready=True)
-
-    def cancel_if_gateway_exits():
-        gateway.wait()
-        call.cancel()
-    threading.Thread(target=cancel_if_gateway_exits, daemon=True).start()
-    try:
-        for response in call:
-            if response[:2] == b'\x08\x01':
-                return
-    except grpc.RpcError as error:
-        raise AssertionError('cell %s never SERVING (%s; cellgw exit status %s):\n%s' % (
-            CELL, error.code().name, gateway.poll(), _tail(log)))
-    raise AssertionError('health stream ended early')
 
 
 def _openssl(workdir, *args):
@@ -277,7 +248,8 @@ class ClientCommandTest(unittest.TestCase):
         else:
             channel = grpc.insecure_channel(addr)
         try:
-            _wait_cell_serving(channel, gateway, log)
+            wait_cell_serving(channel, CELL, gateway, STARTUP_TIMEOUT_S,
+                              lambda: ':\n' + _tail(log))
         finally:
             channel.close()
         return addr, gateway

@@ -8,6 +8,8 @@
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 
+#include <atomic>
+#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -15,10 +17,12 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "cellgw/v1/gateway.grpc.pb.h"
@@ -101,6 +105,14 @@ class Worker {
 
   // The worker goes away abruptly (as a killed process: no half-close).
   void Kill() { context_.TryCancel(); }
+
+  // Reads until the gateway ends the stream (the worker keeps its side open); its status.
+  grpc::Status AwaitEnd() {
+    v1::ServeEvent event;
+    while (stream_->Read(&event)) {
+    }
+    return stream_->Finish();
+  }
 
   grpc::Status Finish() {
     stream_->WritesDone();
@@ -237,6 +249,65 @@ class ServeTest : public ::testing::Test {
     return got == expected;
   }
 
+  // cellgw_serve_requests_total of cell1 with `outcome`.
+  static double Outcome(absl::string_view outcome) {
+    return MetricValue("cellgw_serve_requests_total",
+                       absl::StrCat(R"(cell="cell1",outcome=")", outcome, "\""));
+  }
+
+  // Polls Health(service) on `address` until it is `expected`.
+  static bool AwaitHealth(const std::string& service,
+                          grpc::health::v1::HealthCheckResponse::ServingStatus expected) {
+    const absl::Time deadline = absl::Now() + kWait;
+    grpc::health::v1::HealthCheckResponse::ServingStatus got;
+    while ((got = Health(service)) != expected && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    EXPECT_EQ(got, expected) << service;
+    return got == expected;
+  }
+
+  // The real gateway binary as a child process on a free port, with cell1 on the suite's
+  // broker; `name` names its config and log files.
+  struct ChildGateway {
+    std::unique_ptr<Subprocess> process;
+    std::string address;
+  };
+  static absl::StatusOr<ChildGateway> SpawnGateway(const std::string& name) {
+    absl::StatusOr<int> port = PickFreeLoopbackPort();
+    if (!port.ok()) return port.status();
+    const char* tmp = std::getenv("TEST_TMPDIR");
+    const std::string base = absl::StrCat(tmp ? tmp : "/tmp", "/", name);
+    {
+      std::ofstream out(base + ".yaml");
+      out << "listen: 127.0.0.1:" << *port << "\ncells:\n  - name: cell1\n    transport_url: "
+          << node_->Url("/") << "\n    control_exchange: nova\n";
+    }
+    SpawnOptions options;
+    options.argv = {RunfilePath("gateway/cellgw"), "--config", base + ".yaml"};
+    options.env = ChildEnvironment({});
+    options.stdout_path = base + ".log";
+    options.die_with_parent = true;
+    absl::StatusOr<std::unique_ptr<Subprocess>> process = Subprocess::Spawn(options);
+    if (!process.ok()) return process.status();
+    return ChildGateway{*std::move(process), absl::StrCat("127.0.0.1:", *port)};
+  }
+
+  // Resident set size of process `pid` in bytes (VmRSS), -1 when unreadable.
+  static int64_t ResidentBytes(pid_t pid) {
+    std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+    std::string line;
+    while (std::getline(status, line)) {
+      int64_t kib = 0;
+      if (absl::StartsWith(line, "VmRSS:") &&
+          absl::SimpleAtoi(absl::StripSuffix(absl::StripAsciiWhitespace(line.substr(6)), " kB"),
+                           &kib)) {
+        return kib * 1024;
+      }
+    }
+    return -1;
+  }
+
   // Polls MetricValue until it equals `expected` (a stream's end is counted once gRPC is done
   // with it, after the worker saw its status).
   static bool AwaitMetric(const std::string& metric, const std::string& labels,
@@ -321,6 +392,7 @@ TEST_F(ServeTest, CastsToTopicAndServerAndFanoutReachTheWorkerWithTheirKind) {
     ASSERT_TRUE(worker.Read(&event));
     ASSERT_TRUE(event.has_incoming());
     EXPECT_EQ(event.incoming().kind(), c.kind) << c.marker;
+    EXPECT_FALSE(event.incoming().has_deadline()) << c.marker;  // only calls have one
     if (!c.marker.empty()) {
       EXPECT_EQ(event.incoming().method(), "note");
       EXPECT_EQ(Member(event.incoming().args_json(), "m"), absl::StrCat("\"", c.marker, "\""));
@@ -532,16 +604,45 @@ TEST_F(ServeTest, TheExamplePythonWorkerAnswersARealOsloClient) {
   EXPECT_TRUE(code.ok()) << code.status();
 }
 
+// One broker outage, two gateways: the suite's (subscription_outage_timeout 60 s, longer than
+// the outage) keeps its worker's stream, and a second one whose cell allows 3 s ends its
+// worker's stream with UNAVAILABLE. The broker stays down until that happened.
 TEST_F(ServeTest, ServingResumesAfterABrokerRestartWithoutTheWorkerRegisteringAgain) {
+  using Status = grpc::health::v1::HealthCheckResponse;
+  const std::string entry = "serve/cell1/restart.w1";
   Worker worker(Address(), Registration("restart", "w1"));
   ASSERT_FALSE(worker.AwaitRegistered().empty());
   worker.AutoAnswer([](const v1::Incoming& in) { return in.args_json(); });
   EXPECT_EQ(ClientOutput({"--topic", "restart", "call", "echo", R"({"n": 1})"}), R"({"n": 1})");
+  EXPECT_EQ(Health(entry), Status::SERVING);
+
+  bridge::CellOptions short_outage = Cell("cell1", node_->Url("/"), "nova");
+  short_outage.subscription_outage_timeout = absl::Seconds(3);
+  auto impatient_gateway = StartGateway({short_outage});
+  ASSERT_TRUE(impatient_gateway.ok()) << impatient_gateway.status();
+  Worker impatient(impatient_gateway->address, Registration("outage", "w1"));
+  ASSERT_FALSE(impatient.AwaitRegistered().empty());
+
   ASSERT_TRUE(node_->KillHard().ok());  // kill -9: the gateway's connection just drops
+  const absl::Time killed = absl::Now();
+  EXPECT_TRUE(AwaitHealth(entry, Status::NOT_SERVING));
+  // The impatient gateway's worker: its stream ends once the outage outlasts 3 s.
+  const grpc::Status ended = impatient.AwaitEnd();
+  const absl::Duration outage = absl::Now() - killed;
+  std::printf("outage: stream ended after %.1f s with %d: %s\n", absl::ToDoubleSeconds(outage),
+              static_cast<int>(ended.error_code()), ended.error_message().c_str());
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(ended.error_message(), HasSubstr("subscription_outage_timeout"));
+  EXPECT_GE(outage, absl::Seconds(3));
+  EXPECT_LT(outage, absl::Seconds(15));
+  impatient_gateway->server.reset();  // stops it before the broker returns
+  EXPECT_EQ(Health(entry), Status::NOT_SERVING);  // the suite's worker is still waiting
+
   const absl::Status restarted = node_->Restart();
   ASSERT_TRUE(restarted.ok()) << restarted;
   // The queues are transient: they exist again only when the gateway declared them anew.
   ASSERT_TRUE(AwaitQueueCounts("restart.w1", {0, 0}));
+  EXPECT_TRUE(AwaitHealth(entry, Status::SERVING));
   EXPECT_EQ(ClientOutput({"--topic", "restart", "call", "echo", R"({"n": 2})"}), R"({"n": 2})");
   // The same stream, never ended: the worker saw no error.
   EXPECT_EQ(ClientOutput({"--topic", "restart", "--server", "w1", "call", "echo",
@@ -550,13 +651,127 @@ TEST_F(ServeTest, ServingResumesAfterABrokerRestartWithoutTheWorkerRegisteringAg
   worker.Kill();
 }
 
+TEST_F(ServeTest, ACallCarriesItsCallersDeadline) {
+  Worker worker(Address(), Registration("deadline", "w1"));
+  ASSERT_FALSE(worker.AwaitRegistered().empty());
+  const absl::Time before = absl::Now();
+  auto client = Client({"--topic", "deadline", "--timeout", "25", "call", "echo", "{}"});
+  ASSERT_NE(client, nullptr);
+  v1::ServeEvent event;
+  ASSERT_TRUE(worker.Read(&event));
+  const absl::Time after = absl::Now();
+  ASSERT_TRUE(event.incoming().has_deadline());
+  const absl::Time deadline = absl::FromUnixSeconds(event.incoming().deadline().seconds()) +
+                              absl::Nanoseconds(event.incoming().deadline().nanos());
+  // Received between `before` and `after`, plus the 25 s oslo put in the AMQP expiration.
+  std::printf("deadline: now + %.3f s (call timeout 25 s; client start to Incoming %.3f s)\n",
+              absl::ToDoubleSeconds(deadline - after), absl::ToDoubleSeconds(after - before));
+  EXPECT_GE(deadline, before + absl::Seconds(25));
+  EXPECT_LE(deadline, after + absl::Seconds(25));
+  ASSERT_TRUE(worker.Answer(event.incoming().id(), "1"));
+  EXPECT_EQ(Output(*client), "1");
+  EXPECT_TRUE(worker.Finish().ok());
+}
+
+TEST_F(ServeTest, AReplyAfterTheCallersTimeoutIsCountedAsTimedOut) {
+  Worker worker(Address(), Registration("late", "w1"));
+  ASSERT_FALSE(worker.AwaitRegistered().empty());
+  const double timed_out = Outcome("timed_out");
+  const double answered = Outcome("answered");
+  auto client = Client({"--topic", "late", "--timeout", "2", "call", "echo", "{}"});
+  ASSERT_NE(client, nullptr);
+  v1::ServeEvent event;
+  ASSERT_TRUE(worker.Read(&event));
+  ASSERT_TRUE(event.incoming().has_deadline());
+  const absl::Time deadline = absl::FromUnixSeconds(event.incoming().deadline().seconds()) +
+                              absl::Nanoseconds(event.incoming().deadline().nanos());
+  // The caller gives up (its process ends with the timeout) before the worker answers.
+  EXPECT_THAT(Output(*client), HasSubstr(R"("exception": "MessagingTimeout")"));
+  // The caller's deadline runs from its publish, the Incoming's from the gateway's receipt a
+  // few ms later: the gateway judges by the latter, so the answer waits until it passed.
+  if (absl::Now() <= deadline) absl::SleepFor(deadline - absl::Now() + absl::Milliseconds(10));
+  ASSERT_TRUE(worker.Answer(event.incoming().id(), "1"));
+  EXPECT_TRUE(AwaitMetric("cellgw_serve_requests_total",
+                          R"(cell="cell1",outcome="timed_out")", timed_out + 1));
+  EXPECT_EQ(Outcome("answered"), answered);  // counted once, as timed out
+  EXPECT_TRUE(worker.Finish().ok());  // a late answer is no error for the worker
+}
+
+TEST_F(ServeTest, TheFanoutQueueIsDeclaredAsOslosAndDeletedWhenTheWorkerLeaves) {
+  for (const bool killed : {false, true}) {
+    Worker worker(Address(), Registration("fanq", "w1"));
+    const std::vector<std::string> queues = worker.AwaitRegistered();
+    ASSERT_EQ(queues.size(), 3u);
+    const std::string& fanout = queues[2];
+    // oslo 14's declare_fanout_consumer: durable false, auto_delete false, exclusive false,
+    // x-expires 1800000 (rabbit_transient_queues_ttl).
+    auto listed = node_->Ctl({"list_queues", "--no-table-headers", "name", "durable",
+                              "auto_delete", "exclusive", "arguments"});
+    ASSERT_TRUE(listed.ok()) << listed.status();
+    EXPECT_THAT(*listed, ::testing::ContainsRegex(
+                             fanout + R"([[:space:]]+false[[:space:]]+false[[:space:]]+false[[:space:]]+)"
+                                      R"(\[\{"x-expires",1800000\}\])"));
+    if (killed) {
+      worker.Kill();
+    } else {
+      EXPECT_TRUE(worker.Finish().ok());
+    }
+    // Gone at once, not after its 30 min expiry.
+    EXPECT_TRUE(AwaitQueueCounts(fanout, {-1, -1})) << (killed ? "killed" : "half-closed");
+    EXPECT_EQ(QueueCounts("fanq.w1"), std::make_pair(0, 0));  // the others stay, as oslo's
+  }
+}
+
+// A worker that never answers, its window of 4 full, and 10,000 casts of 4 KiB (40 MB) sent
+// to its topic by a real oslo client: the gateway (the real binary, measured alone) hands out
+// 4 and leaves the rest in the broker. Its RSS may grow by allocator and gRPC noise, but not
+// by the flood: the bound, 8 MiB, is a fifth of the flood's bytes, so holding even a fifth of
+// it would fail.
+TEST_F(ServeTest, ASlowWorkerDoesNotGrowTheGatewaysMemory) {
+  constexpr int kCasts = 10000;
+  constexpr int kWindow = 4;
+  constexpr int64_t kBound = 8 << 20;
+  auto gateway = SpawnGateway("flood_gateway");
+  ASSERT_TRUE(gateway.ok()) << gateway.status();
+  Worker worker(gateway->address, Registration("flood", "w1", kWindow));
+  ASSERT_FALSE(worker.AwaitRegistered().empty());
+  std::atomic<int> incomings{0};
+  std::thread reader([&] {
+    v1::ServeEvent event;
+    while (worker.Read(&event)) {
+      if (event.has_incoming()) incomings.fetch_add(1);
+    }
+  });
+  const int64_t rss_before = ResidentBytes(gateway->process->pid());
+  const std::string args = absl::StrCat(R"({"pad": ")", std::string(4096, 'x'), R"("})");
+  const absl::Time start = absl::Now();
+  EXPECT_THAT(ClientOutput({"--topic", "flood", "--count", absl::StrCat(kCasts), "cast", "note",
+                            args}),
+              HasSubstr(absl::StrCat(R"("count": )", kCasts)));
+  const absl::Duration sent_in = absl::Now() - start;
+  // Everything published: the window handed out, the rest ready in the broker.
+  EXPECT_TRUE(AwaitQueueCounts("flood", {kCasts - kWindow, kWindow}));
+  const int64_t rss_after = ResidentBytes(gateway->process->pid());
+  std::printf(
+      "flood: %d casts of %zu bytes sent in %.1f s; worker holds %d (max_in_flight %d); "
+      "gateway RSS %.1f MiB -> %.1f MiB (+%.2f MiB, bound %.0f MiB)\n",
+      kCasts, args.size(), absl::ToDoubleSeconds(sent_in), incomings.load(), kWindow,
+      rss_before / 1048576.0, rss_after / 1048576.0, (rss_after - rss_before) / 1048576.0,
+      kBound / 1048576.0);
+  EXPECT_EQ(incomings.load(), kWindow);
+  ASSERT_GT(rss_before, 0);
+  EXPECT_LT(rss_after - rss_before, kBound);
+  worker.Kill();
+  reader.join();
+  gateway->process->Signal(SIGTERM);
+  auto code = gateway->process->WaitFor(kWait);
+  EXPECT_TRUE(code.ok()) << code.status();
+  EXPECT_TRUE(node_->Ctl({"delete_queue", "flood"}).ok());  // 40 MB the other tests need not carry
+}
+
 TEST_F(ServeTest, HealthAndMetricsFollowTheWorkers) {
   using Status = grpc::health::v1::HealthCheckResponse;
   const std::string entry = "serve/cell1/health.w1";
-  const auto Outcome = [](absl::string_view outcome) {
-    return MetricValue("cellgw_serve_requests_total",
-                       absl::StrCat(R"(cell="cell1",outcome=")", outcome, "\""));
-  };
   // Every earlier test's workers have gone.
   ASSERT_TRUE(AwaitMetric("cellgw_serve_workers", R"(cell="cell1")", 0));
   const double handed = Outcome("handed_out");
@@ -598,24 +813,10 @@ TEST_F(ServeTest, HealthAndMetricsFollowTheWorkers) {
 // more heartbeats, so the caller's oslo gives up after its monitor timeout, not its call
 // timeout.
 TEST_F(ServeTest, AMonitoredCallFailsByItsMonitorTimeoutWhenTheGatewayDies) {
-  auto port = PickFreeLoopbackPort();
-  ASSERT_TRUE(port.ok()) << port.status();
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  const std::string config = absl::StrCat(tmp ? tmp : "/tmp", "/serve_gateway.yaml");
-  {
-    std::ofstream out(config);
-    out << "listen: 127.0.0.1:" << *port << "\ncells:\n  - name: cell1\n    transport_url: "
-        << node_->Url("/") << "\n    control_exchange: nova\n";
-  }
-  SpawnOptions options;
-  options.argv = {RunfilePath("gateway/cellgw"), "--config", config};
-  options.env = ChildEnvironment({});
-  options.stdout_path = absl::StrCat(tmp ? tmp : "/tmp", "/serve_gateway.log");
-  options.die_with_parent = true;
-  auto gateway = Subprocess::Spawn(options);
+  auto gateway = SpawnGateway("serve_gateway");
   ASSERT_TRUE(gateway.ok()) << gateway.status();
 
-  Worker worker(absl::StrCat("127.0.0.1:", *port), Registration("dies", "w1"));
+  Worker worker(gateway->address, Registration("dies", "w1"));
   ASSERT_FALSE(worker.AwaitRegistered().empty());
   auto client = Client({"--topic", "dies", "--timeout", "60", "--call-monitor-timeout", "4",
                         "call", "slow", "{}"});
@@ -623,7 +824,7 @@ TEST_F(ServeTest, AMonitoredCallFailsByItsMonitorTimeoutWhenTheGatewayDies) {
   v1::ServeEvent event;
   ASSERT_TRUE(worker.Read(&event));  // the worker holds the call
   const absl::Time killed = absl::Now();
-  (*gateway)->Signal(SIGKILL);
+  gateway->process->Signal(SIGKILL);
   EXPECT_THAT(Output(*client), HasSubstr(R"("exception": "MessagingTimeout")"));
   const absl::Duration waited = absl::Now() - killed;
   EXPECT_LT(waited, absl::Seconds(20)) << "failed by the 60 s call timeout, not the monitor's";

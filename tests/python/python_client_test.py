@@ -22,23 +22,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import unittest
 import uuid
 
 
-def _tree_root():
-    """Runfiles root under Bazel, else the source tree (binaries then come from bazel-bin)."""
-    srcdir = os.environ.get('TEST_SRCDIR')
-    if srcdir:
-        root = os.path.join(srcdir, os.environ.get('TEST_WORKSPACE', 'cellgw'))
-        return root, root
-    repo = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                         '..', '..'))
-    return repo, os.path.join(repo, 'bazel-bin')
+# tests/support, beside this directory in the source tree and in the runfiles.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'support'))
+from python_test_tree import tree_root, wait_cell_serving  # noqa: E402
 
-
-SOURCE_ROOT, OUTPUT_ROOT = _tree_root()
+SOURCE_ROOT, OUTPUT_ROOT = tree_root()
 CELLGW = os.path.join(OUTPUT_ROOT, 'gateway', 'cellgw')
 STUBS = os.path.join(OUTPUT_ROOT, 'proto', 'py')
 SUPPORT = os.path.join(SOURCE_ROOT, 'tests', 'support')
@@ -63,36 +55,6 @@ GATEWAY_PASSWORD = 'py-Secret-7f3a'
 SERVER = 'host1'
 STARTUP_TIMEOUT_S = 90
 RPC_TIMEOUT_S = 30
-
-
-def _wait_cell_serving(addr, cell, gateway):
-    """Blocks until grpc.health.v1.Health/Watch reports "cell/<cell>" SERVING.
-
-    A stream of changes, so nothing polls. The two messages are encoded by hand, as Debian
-    has no Python health stubs: HealthCheckRequest{1: service}, HealthCheckResponse{1:
-    status}, SERVING = 1. Raises AssertionError when the gateway exits or times out first.
-    """
-    name = ('cell/' + cell).encode()
-    channel = grpc.insecure_channel(addr)
-    try:
-        call = channel.unary_stream('/grpc.health.v1.Health/Watch')(
-            b'\x0a' + bytes([len(name)]) + name, timeout=STARTUP_TIMEOUT_S,
-            wait_for_ready=True)
-
-        def cancel_if_gateway_exits():
-            gateway.wait()
-            call.cancel()
-        threading.Thread(target=cancel_if_gateway_exits, daemon=True).start()
-        try:
-            for response in call:
-                if response[:2] == b'\x08\x01':
-                    return
-        except grpc.RpcError as error:
-            raise AssertionError('cell %s never SERVING (%s; cellgw exit status %s)' % (
-                cell, error.code().name, gateway.poll()))
-        raise AssertionError('health stream ended early')
-    finally:
-        channel.close()
 
 
 def _as_sent(ctxt):
@@ -157,7 +119,8 @@ class PythonClientTest(unittest.TestCase):
             cls.gateway = subprocess.Popen(
                 [CELLGW, '--config', config], stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
-        _wait_cell_serving(cls.addr, CELL, cls.gateway)
+        with grpc.insecure_channel(cls.addr) as channel:
+            wait_cell_serving(channel, CELL, cls.gateway, STARTUP_TIMEOUT_S)
         cls.channel = grpc.insecure_channel(cls.addr)
         cls.stub = gateway_pb2_grpc.CellGatewayStub(cls.channel)
 

@@ -11,6 +11,13 @@
 // a tag: __tsan_release(tag) before the batch starts, __tsan_acquire(tag) once the completion
 // queue returns it. That is the ordering gRPC guarantees its users; races in our own code
 // stay visible.
+//
+// The same for a server's end: grpc::Server's shutdown waits until every call is released
+// (a callback RPC's reactor runs OnDone, then its call is unreffed), with atomics in the
+// uninstrumented libgrpc++. Without the edge, an object a reactor's OnDone used (the
+// service's metrics, say) looks raced by its destruction after the server's. Every
+// grpc_call_unref releases one sync object, grpc_server_destroy (after Shutdown and Wait)
+// acquires it.
 
 #include <dlfcn.h>
 #include <grpc/grpc.h>
@@ -38,6 +45,9 @@ Function Real(const char* name) {
 void AcquireCompleted(const grpc_event& event) {
   if (event.type == GRPC_OP_COMPLETE) __tsan_acquire(event.tag);
 }
+
+// What every call's release and a server's destruction synchronise on.
+char g_calls_released;
 
 }  // namespace
 
@@ -100,6 +110,18 @@ grpc_event grpc_completion_queue_pluck(grpc_completion_queue* cq, void* tag,
   const grpc_event event = real(cq, tag, deadline, reserved);
   AcquireCompleted(event);
   return event;
+}
+
+void grpc_call_unref(grpc_call* call) {
+  static const auto real = Real<void (*)(grpc_call*)>("grpc_call_unref");
+  __tsan_release(&g_calls_released);
+  real(call);
+}
+
+void grpc_server_destroy(grpc_server* server) {
+  static const auto real = Real<void (*)(grpc_server*)>("grpc_server_destroy");
+  __tsan_acquire(&g_calls_released);
+  real(server);
 }
 
 }  // extern "C"

@@ -6,15 +6,17 @@ Part of tests/support; the C++ tests run it through OsloProcess::Run
 
     oslo_client.py --url URL --topic TOPIC [--server S] [--exchange E]
                    [--namespace NS] [--version V] [--timeout SECONDS]
-                   [--call-monitor-timeout SECONDS]
+                   [--call-monitor-timeout SECONDS] [--count N]
                    (call|cast|fanout) METHOD ARGS_JSON [CONTEXT_JSON]
 
 ARGS_JSON is a JSON object (the method's keyword arguments); CONTEXT_JSON a
-JSON object (the request context, default {}).
+JSON object (the request context, default {}). --count sends a cast or
+fanout N times over one connection (a flood, for flow-control tests).
 
 stdout is one JSON line:
   call, success:   the result itself, e.g. {"kw": {"x": 1}, ...}     exit 0
   cast / fanout:   {"sent": "cast"} / {"sent": "fanout"}             exit 0
+                   (with --count N > 1: {"count": N, "sent": "cast"})
   any failure:     {"exception": CLASS, "module": MODULE, "message": FIRST_LINE}
                    exit 1 (the remote class name without oslo's "_Remote")
 Bad command-line input exits 2.
@@ -74,6 +76,8 @@ def main(argv=None):
     parser.add_argument('--timeout', type=float, default=60.0,
                         help='call timeout in seconds (default %(default)s)')
     parser.add_argument('--call-monitor-timeout', type=float)
+    parser.add_argument('--count', type=int, default=1,
+                        help='casts/fanouts to send (default %(default)s)')
     parser.add_argument('kind', choices=['call', 'cast', 'fanout'])
     parser.add_argument('method')
     parser.add_argument('args_json')
@@ -81,6 +85,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.timeout <= 0:
         parser.error('--timeout must be positive')
+    if args.count < 1 or (args.count > 1 and args.kind == 'call'):
+        parser.error('--count must be positive, and 1 for a call')
     kwargs = _json_object(parser, args.args_json, 'ARGS_JSON')
     ctxt = _json_object(parser, args.context_json, 'CONTEXT_JSON')
 
@@ -97,12 +103,15 @@ def main(argv=None):
         if args.kind == 'call':
             result = client.call(ctxt, args.method, **kwargs)
             print(json.dumps(result, sort_keys=True), flush=True)
-        elif args.kind == 'cast':
-            client.cast(ctxt, args.method, **kwargs)
-            print(json.dumps({'sent': 'cast'}), flush=True)
         else:
-            client.prepare(fanout=True).cast(ctxt, args.method, **kwargs)
-            print(json.dumps({'sent': 'fanout'}), flush=True)
+            if args.kind == 'fanout':
+                client = client.prepare(fanout=True)
+            for _ in range(args.count):
+                client.cast(ctxt, args.method, **kwargs)
+            sent = {'sent': args.kind}
+            if args.count > 1:
+                sent['count'] = args.count
+            print(json.dumps(sent, sort_keys=True), flush=True)
         return 0
     except Exception as exc:   # report any failure, remote or local, as data
         print(json.dumps(describe_exception(exc), sort_keys=True),

@@ -134,5 +134,19 @@ TEST(ToIncomingProto, CarriesKindAndFieldsAndLeavesAbsentOnesEmpty) {
   EXPECT_EQ(ToIncomingProto(request).kind(), v1::Incoming::CAST);
 }
 
+TEST(ToIncomingProto, DeadlineBecomesATimestampWithNonNegativeNanos) {
+  bridge::IncomingRequest request;
+  request.kind = bridge::IncomingKind::kCall;
+  request.deadline = absl::FromUnixMillis(1764870000250);
+  v1::Incoming out = ToIncomingProto(request);
+  ASSERT_TRUE(out.has_deadline());
+  EXPECT_EQ(out.deadline().seconds(), 1764870000);
+  EXPECT_EQ(out.deadline().nanos(), 250000000);
+  request.deadline = absl::UnixEpoch() - absl::Milliseconds(1500);  // before 1970: floored
+  out = ToIncomingProto(request);
+  EXPECT_EQ(out.deadline().seconds(), -2);
+  EXPECT_EQ(out.deadline().nanos(), 500000000);
+}
+
 }  // namespace
 }  // namespace cellgw::gateway

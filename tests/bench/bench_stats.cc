@@ -64,10 +64,11 @@ double MachineBusySeconds() {
   return static_cast<double>(busy) / ticks;
 }
 
-double GroupSeconds(pid_t pgid) {
-  double total = 0;
+// Calls `visit(pid, fields)` for every live process whose process group is `pgid`.
+template <typename Visit>
+void ForEachGroupMember(pid_t pgid, Visit visit) {
   DIR* proc = opendir("/proc");
-  if (proc == nullptr) return 0;
+  if (proc == nullptr) return;
   while (dirent* entry = readdir(proc)) {
     pid_t pid = 0;
     if (!absl::SimpleAtoi(entry->d_name, &pid)) continue;
@@ -75,10 +76,39 @@ double GroupSeconds(pid_t pgid) {
     // pgrp is field 5: index 2 from field 3.
     pid_t group = 0;
     if (fields.size() < 13 || !absl::SimpleAtoi(fields[2], &group) || group != pgid) continue;
-    total += TicksToSeconds(fields);
+    visit(pid, fields);
   }
   closedir(proc);
+}
+
+double GroupSeconds(pid_t pgid) {
+  double total = 0;
+  ForEachGroupMember(pgid, [&total](pid_t, const std::vector<std::string>& fields) {
+    total += TicksToSeconds(fields);
+  });
   return total;
+}
+
+// voluntary_ctxt_switches + nonvoluntary_ctxt_switches of one thread, or -1 when it is gone.
+int64_t ThreadSwitchCount(pid_t pid, pid_t tid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/task/", tid, "/status"));
+  if (!in) return -1;
+  int64_t total = 0;
+  int found = 0;
+  std::string line;
+  while (std::getline(in, line)) {
+    absl::string_view view(line);
+    if (!absl::ConsumePrefix(&view, "voluntary_ctxt_switches:") &&
+        !absl::ConsumePrefix(&view, "nonvoluntary_ctxt_switches:")) {
+      continue;
+    }
+    int64_t value = 0;
+    if (absl::SimpleAtoi(absl::StripAsciiWhitespace(view), &value)) {
+      total += value;
+      ++found;
+    }
+  }
+  return found == 2 ? total : -1;
 }
 
 }  // namespace
@@ -141,6 +171,57 @@ std::map<std::string, double> CpuSeconds(const std::vector<WatchedProcess>& proc
     }
   }
   return seconds;
+}
+
+ThreadSwitches ThreadContextSwitches(pid_t pid) {
+  ThreadSwitches threads;
+  DIR* tasks = opendir(absl::StrCat("/proc/", pid, "/task").c_str());
+  if (tasks == nullptr) return threads;
+  while (dirent* entry = readdir(tasks)) {
+    pid_t tid = 0;
+    if (!absl::SimpleAtoi(entry->d_name, &tid)) continue;
+    const int64_t count = ThreadSwitchCount(pid, tid);
+    if (count >= 0) threads[tid] = count;  // < 0: exited since the listing
+  }
+  closedir(tasks);
+  return threads;
+}
+
+std::map<std::string, ThreadSwitches> ContextSwitches(
+    const std::vector<WatchedProcess>& processes) {
+  std::map<std::string, ThreadSwitches> switches;
+  for (const WatchedProcess& process : processes) {
+    if (process.machine) continue;
+    ThreadSwitches& threads = switches[process.name];
+    if (!process.group) {
+      threads = ThreadContextSwitches(process.pid);
+      continue;
+    }
+    // Thread ids are unique across the machine, so the members' threads merge into one map.
+    ForEachGroupMember(process.pid, [&threads](pid_t pid, const std::vector<std::string>&) {
+      threads.merge(ThreadContextSwitches(pid));
+    });
+  }
+  return switches;
+}
+
+SwitchDelta SwitchesBetween(const ThreadSwitches& before, const ThreadSwitches& after) {
+  SwitchDelta delta;
+  for (const auto& [tid, count] : after) {
+    auto earlier = before.find(tid);
+    delta.switches += count - (earlier == before.end() ? 0 : earlier->second);
+  }
+  for (const auto& [tid, count] : before) {
+    if (after.count(tid) == 0) ++delta.threads_lost;
+  }
+  return delta;
+}
+
+WindowEdge SampleWindowEdge(const std::vector<WatchedProcess>& processes) {
+  WindowEdge edge;
+  edge.cpu_s = CpuSeconds(processes);
+  edge.switches = ContextSwitches(processes);
+  return edge;
 }
 
 absl::StatusOr<MemorySample> ReadMemory(pid_t pid) {
@@ -221,10 +302,8 @@ std::map<std::string, MemorySample> SampleMemory(const std::vector<WatchedProces
 }
 
 void AddRunReport(JsonLine* line, int64_t calls, double seconds, LatencySummary latency,
-                  const std::map<std::string, int64_t>& errors,
-                  const std::map<std::string, double>& cpu_before,
-                  const std::map<std::string, double>& cpu_after,
-                  const std::map<std::string, MemorySample>& memory) {
+                  const std::map<std::string, int64_t>& errors, const WindowEdge& before,
+                  const WindowEdge& after, const std::map<std::string, MemorySample>& memory) {
   line->Add("calls", calls);
   line->Add("seconds", seconds);
   line->Add("calls_per_s", seconds > 0 ? static_cast<double>(calls) / seconds : 0.0);
@@ -240,11 +319,25 @@ void AddRunReport(JsonLine* line, int64_t calls, double seconds, LatencySummary 
   for (const auto& [code, count] : errors) errors_json.Add(code, count);
   line->AddRaw("errors", errors_json.Build());
   JsonLine cpu_json;
-  for (const auto& [name, after] : cpu_after) {
-    auto before = cpu_before.find(name);
-    cpu_json.Add(name, after - (before == cpu_before.end() ? 0.0 : before->second));
+  for (const auto& [name, seconds_after] : after.cpu_s) {
+    auto seconds_before = before.cpu_s.find(name);
+    cpu_json.Add(name, seconds_after - (seconds_before == before.cpu_s.end()
+                                            ? 0.0
+                                            : seconds_before->second));
   }
   line->AddRaw("cpu_s", cpu_json.Build());
+  JsonLine switches_json;
+  JsonLine lost_json;
+  static const ThreadSwitches kNone;
+  for (const auto& [name, threads_after] : after.switches) {
+    auto threads_before = before.switches.find(name);
+    const SwitchDelta delta = SwitchesBetween(
+        threads_before == before.switches.end() ? kNone : threads_before->second, threads_after);
+    switches_json.Add(name, delta.switches);
+    if (delta.threads_lost > 0) lost_json.Add(name, delta.threads_lost);
+  }
+  line->AddRaw("ctxt_switches", switches_json.Build());
+  line->AddRaw("ctxt_threads_lost", lost_json.Build());
   JsonLine memory_json;
   for (const auto& [name, sample] : memory) {
     JsonLine entry;

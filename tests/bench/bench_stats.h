@@ -1,11 +1,12 @@
 // Measurement helpers shared by the load tools of tests/bench (cellgw-bench, raw_probe):
-// latency percentiles, the CPU time and memory of other processes read from /proc, and the
+// latency percentiles, the CPU time, context switches and memory of other processes read from
+// /proc, and the
 // one-JSON-line report that tests/bench/run_bench.py parses (oslo_load.py writes the same
 // format from Python).
 //
 // Why the load tools sample /proc themselves instead of the driver script: only they know
 // when their measurement window opens and closes (after warm-up, before the drain), so CPU
-// seconds per call are counted over exactly the calls that are reported.
+// seconds and context switches per call are counted over exactly the calls that are reported.
 #ifndef CELLGW_TESTS_BENCH_BENCH_STATS_H_
 #define CELLGW_TESTS_BENCH_BENCH_STATS_H_
 
@@ -57,6 +58,35 @@ absl::StatusOr<std::vector<WatchedProcess>> ParseWatchList(absl::string_view spe
 // as 0 (the report then shows a negative or tiny delta, which is visible).
 std::map<std::string, double> CpuSeconds(const std::vector<WatchedProcess>& processes);
 
+// Context switches (voluntary + nonvoluntary) of every thread of the watched processes, keyed by
+// name, then by thread id; for a group, every thread of every live member. The machine entry
+// is skipped. Why per thread: /proc/<pid>/status counts only the thread the pid names (the
+// main thread), and /proc/<pid>/stat has no such field, so the process's total is the sum over
+// /proc/<pid>/task/*/status. A thread that is gone by the time it is read is left out.
+using ThreadSwitches = std::map<pid_t, int64_t>;
+std::map<std::string, ThreadSwitches> ContextSwitches(const std::vector<WatchedProcess>& processes);
+
+// Voluntary + nonvoluntary context switches of every thread of `pid` (one process), by thread
+// id; empty when the process is gone.
+ThreadSwitches ThreadContextSwitches(pid_t pid);
+
+// The switches made between two samples of one process. A thread in `after` only was started
+// in between, so all its switches count. A thread in `before` only exited in between: what it
+// did after `before` is lost (Linux keeps the counts of exited threads only for getrusage of
+// the process itself), so it is counted in `threads_lost` for the report to flag.
+struct SwitchDelta {
+  int64_t switches = 0;
+  int64_t threads_lost = 0;
+};
+SwitchDelta SwitchesBetween(const ThreadSwitches& before, const ThreadSwitches& after);
+
+// What a load tool samples at each edge of its measured window.
+struct WindowEdge {
+  std::map<std::string, double> cpu_s;             // CpuSeconds
+  std::map<std::string, ThreadSwitches> switches;  // ContextSwitches
+};
+WindowEdge SampleWindowEdge(const std::vector<WatchedProcess>& processes);
+
 struct MemorySample {
   int64_t rss_kb = 0;  // VmRSS
   int64_t hwm_kb = 0;  // VmHWM: peak RSS since the process started
@@ -91,14 +121,13 @@ std::map<std::string, MemorySample> SampleMemory(const std::vector<WatchedProces
 
 // The report members every load tool writes for one measured run: calls (successful ones),
 // seconds, calls_per_s, latency_us{count, mean, p50, p90, p99, max}, errors{code: n},
-// cpu_s{name: seconds}, mem_kb{name: {rss, hwm}}. `cpu_before`/`cpu_after` come from
-// CpuSeconds at the window's edges, `memory` from SampleMemory at its end (so it shows the
-// load's working set, before the calls still in flight drain).
+// cpu_s{name: seconds}, ctxt_switches{name: n}, ctxt_threads_lost{name: n} (only names that
+// lost threads: their switch count is then a lower bound), mem_kb{name: {rss, hwm}}.
+// `before`/`after` come from SampleWindowEdge at the window's edges, `memory` from SampleMemory
+// at its end (so it shows the load's working set, before the calls still in flight drain).
 void AddRunReport(JsonLine* line, int64_t calls, double seconds, LatencySummary latency,
-                  const std::map<std::string, int64_t>& errors,
-                  const std::map<std::string, double>& cpu_before,
-                  const std::map<std::string, double>& cpu_after,
-                  const std::map<std::string, MemorySample>& memory);
+                  const std::map<std::string, int64_t>& errors, const WindowEdge& before,
+                  const WindowEdge& after, const std::map<std::string, MemorySample>& memory);
 
 // The human-readable one-liner matching AddRunReport, e.g.
 // "call c=64: 21034 calls/s p50 2.9ms p90 3.4ms p99 5.0ms max 9.1ms errors 0".

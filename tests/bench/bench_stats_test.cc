@@ -2,7 +2,10 @@
 
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -93,17 +96,63 @@ TEST(JsonLineTest, BuildsMembersInOrderWithEscapedStrings) {
   EXPECT_EQ(line.Build(), "{\"s\": \"a\\\"b\", \"i\": 4, \"d\": 0.5, \"o\": {\"n\": 3}}");
 }
 
+TEST(ContextSwitchesTest, CountsEveryThreadOfTheProcess) {
+  absl::StatusOr<std::vector<WatchedProcess>> watched =
+      ParseWatchList("me=self,all=machine", "--watch");
+  ASSERT_TRUE(watched.ok());
+  const ThreadSwitches main_only = ContextSwitches(*watched).at("me");
+  EXPECT_EQ(ContextSwitches(*watched).count("all"), 0u);  // no per-thread counts for it
+
+  // A second thread that blocks (voluntary switches) is seen beside the main thread, with its
+  // own thread id: /proc/<pid>/status alone would count the main thread only.
+  std::atomic<bool> sampled{false};
+  ThreadSwitches with_worker;
+  std::thread worker([&] {
+    while (!sampled.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // lets the worker block a few times
+  with_worker = ContextSwitches(*watched).at("me");
+  sampled.store(true);
+  worker.join();
+  int new_threads = 0;
+  for (const auto& [tid, count] : with_worker) new_threads += main_only.count(tid) == 0;
+  EXPECT_GE(new_threads, 1);
+  const SwitchDelta delta = SwitchesBetween(main_only, with_worker);
+  EXPECT_GT(delta.switches, 0);
+  EXPECT_EQ(delta.threads_lost, 0);
+}
+
+TEST(SwitchesBetweenTest, NewThreadsCountWholeAndExitedOnesAreLost) {
+  const ThreadSwitches before = {{10, 100}, {11, 50}, {12, 7}};
+  const ThreadSwitches after = {{10, 130}, {11, 50}, {13, 4}};  // 12 exited, 13 started
+  const SwitchDelta delta = SwitchesBetween(before, after);
+  EXPECT_EQ(delta.switches, 30 + 0 + 4);
+  EXPECT_EQ(delta.threads_lost, 1);
+}
+
 TEST(AddRunReportTest, ReportsRateCpuDeltaErrorsAndMemory) {
   JsonLine line;
   LatencySummary latency;
   latency.p50_us = 10;
-  AddRunReport(&line, 200, 2.0, latency, {{"UNAVAILABLE", 1}}, {{"gateway", 1.0}},
-               {{"gateway", 1.5}}, {{"gateway", MemorySample{100, 200}}});
+  WindowEdge before;
+  before.cpu_s = {{"gateway", 1.0}, {"broker", 2.0}};
+  before.switches = {{"gateway", {{1, 10}, {2, 5}}}, {"broker", {{7, 1}}}};
+  WindowEdge after;
+  after.cpu_s = {{"gateway", 1.5}, {"broker", 2.25}};
+  after.switches = {{"gateway", {{1, 40}, {3, 2}}}, {"broker", {{7, 9}}}};
+  AddRunReport(&line, 200, 2.0, latency, {{"UNAVAILABLE", 1}}, before, after,
+               {{"gateway", MemorySample{100, 200}}});
   const std::string json = line.Build();
   EXPECT_NE(json.find("\"calls_per_s\": 100"), std::string::npos) << json;
   EXPECT_NE(json.find("\"p50\": 10"), std::string::npos) << json;
   EXPECT_NE(json.find("\"errors\": {\"UNAVAILABLE\": 1}"), std::string::npos) << json;
-  EXPECT_NE(json.find("\"cpu_s\": {\"gateway\": 0.5}"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"cpu_s\": {\"broker\": 0.25, \"gateway\": 0.5}"), std::string::npos)
+      << json;
+  // Thread 2 exited during the window (lost), thread 3 started in it (all 2 switches count).
+  EXPECT_NE(json.find("\"ctxt_switches\": {\"broker\": 8, \"gateway\": 32}"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find("\"ctxt_threads_lost\": {\"gateway\": 1}"), std::string::npos) << json;
   EXPECT_NE(json.find("\"mem_kb\": {\"gateway\": {\"rss\": 100, \"hwm\": 200}}"), std::string::npos)
       << json;
 }

@@ -16,7 +16,8 @@ send. Calls that complete inside the window are measured.
 
 stdout: one JSON line in the format of tests/bench/bench_stats.h (tool,
 kind, topic, concurrency, payload_bytes, label, calls, seconds, calls_per_s,
-latency_us, errors, cpu_s, mem_kb); stderr: a human line.
+latency_us, errors, cpu_s, ctxt_switches, ctxt_threads_lost, mem_kb); stderr:
+a human line.
 """
 
 import argparse
@@ -92,6 +93,64 @@ def cpu_seconds(watched):
     readers = {'machine': lambda pid: _machine_busy(),
                'group': _cpu_of_group, 'pid': _cpu_of}
     return {name: readers[kind](pid) for name, pid, kind in watched}
+
+
+def _thread_switches(pid):
+    """{tid: voluntary + nonvoluntary context switches} of every thread of
+    `pid`. /proc/<pid>/status counts the main thread only, hence the tasks."""
+    threads = {}
+    try:
+        tids = os.listdir('/proc/%d/task' % pid)
+    except OSError:
+        return threads
+    for tid in tids:
+        total = found = 0
+        try:
+            with open('/proc/%d/task/%s/status' % (pid, tid)) as f:
+                for line in f:
+                    key, _, value = line.partition(':')
+                    if key in ('voluntary_ctxt_switches',
+                               'nonvoluntary_ctxt_switches'):
+                        total += int(value)
+                        found += 1
+        except OSError:
+            continue   # exited since the listing
+        if found == 2:
+            threads[int(tid)] = total
+    return threads
+
+
+def context_switches(watched):
+    """{name: {tid: switches}}, as ContextSwitches in bench_stats.cc."""
+    result = {}
+    for name, pid, kind in watched:
+        if kind == 'machine':
+            continue
+        if kind == 'pid':
+            result[name] = _thread_switches(pid)
+            continue
+        threads = {}
+        for entry in os.listdir('/proc'):
+            if not entry.isdigit():
+                continue
+            fields = _stat_fields(int(entry))
+            if fields is not None and int(fields[2]) == pid:
+                threads.update(_thread_switches(int(entry)))
+        result[name] = threads
+    return result
+
+
+def switches_between(before, after):
+    """(switches, threads lost), as SwitchesBetween in bench_stats.cc: a
+    thread seen only after started in the window and counts whole; one seen
+    only before exited in it and what it did is lost."""
+    switches = sum(n - before.get(tid, 0) for tid, n in after.items())
+    return switches, sum(1 for tid in before if tid not in after)
+
+
+def edge(watched):
+    """CPU seconds and context switches at one edge of the window."""
+    return cpu_seconds(watched), context_switches(watched)
 
 
 def memory(watched):
@@ -209,13 +268,13 @@ def main(argv=None):
                for _ in range(args.concurrency)]
     cpu_before = cpu_after = mem = None
     if load.measuring:
-        cpu_before = cpu_seconds(watched)
+        cpu_before, switches_before = edge(watched)
         start = time.perf_counter()
     for thread in threads:
         thread.start()
     if not load.measuring:
         time.sleep(args.warmup_s)
-        cpu_before = cpu_seconds(watched)
+        cpu_before, switches_before = edge(watched)
         start = time.perf_counter()
         load.measuring = True
         time.sleep(args.duration_s)
@@ -223,14 +282,16 @@ def main(argv=None):
             load.measuring = False
             load.stop = True
         end = time.perf_counter()
-        cpu_after = cpu_seconds(watched)
+        cpu_after, switches_after = edge(watched)
         mem = memory(watched)
     for thread in threads:
         thread.join(args.timeout + 5)
     if cpu_after is None:
         end = load.last_completion or time.perf_counter()
-        cpu_after = cpu_seconds(watched)
+        cpu_after, switches_after = edge(watched)
         mem = memory(watched)
+    deltas = {name: switches_between(switches_before.get(name, {}), threads)
+              for name, threads in switches_after.items()}
     transport.cleanup()
 
     seconds = end - start
@@ -244,6 +305,9 @@ def main(argv=None):
         'latency_us': latency, 'errors': load.errors,
         'cpu_s': {name: cpu_after[name] - cpu_before.get(name, 0.0)
                   for name in cpu_after},
+        'ctxt_switches': {name: d[0] for name, d in deltas.items()},
+        'ctxt_threads_lost': {name: d[1] for name, d in deltas.items()
+                              if d[1]},
         'mem_kb': mem,
     }
     print(json.dumps(report), flush=True)

@@ -150,7 +150,8 @@ struct Window {
 };
 
 // The load loop both client modes share: keep `concurrency` in flight, record what
-// completes inside the window, sample CPU and memory at the window's edges.
+// completes inside the window, sample CPU and context switches at the window's edges and
+// memory at its end.
 class Runner : public RawConnection::Handler {
  public:
   Runner(RawConnection* conn, bool publish_mode, std::string body, std::string reply_queue,
@@ -233,8 +234,8 @@ class Runner : public RawConnection::Handler {
   double seconds() const { return std::chrono::duration<double>(end_ - start_).count(); }
   std::vector<int64_t>* latencies() { return &latencies_; }
   const std::map<std::string, int64_t>& errors() const { return errors_; }
-  const std::map<std::string, double>& cpu_before() const { return cpu_before_; }
-  const std::map<std::string, double>& cpu_after() const { return cpu_after_; }
+  const WindowEdge& before() const { return before_; }
+  const WindowEdge& after() const { return after_; }
   const std::map<std::string, MemorySample>& memory() const { return memory_; }
 
  private:
@@ -270,13 +271,13 @@ class Runner : public RawConnection::Handler {
   }
 
   void Begin() {
-    cpu_before_ = CpuSeconds(watched_);
+    before_ = SampleWindowEdge(watched_);
     start_ = Clock::now();
   }
 
   void End(Clock::time_point end) {
     end_ = end;
-    cpu_after_ = CpuSeconds(watched_);
+    after_ = SampleWindowEdge(watched_);
     memory_ = SampleMemory(watched_);
     measuring_ = false;
     ended_ = true;
@@ -303,8 +304,8 @@ class Runner : public RawConnection::Handler {
   int64_t ok_ = 0;
   std::vector<int64_t> latencies_;
   std::map<std::string, int64_t> errors_;
-  std::map<std::string, double> cpu_before_;
-  std::map<std::string, double> cpu_after_;
+  WindowEdge before_;  // CPU and context switches at the window's edges
+  WindowEdge after_;
   std::map<std::string, MemorySample> memory_;
 };
 
@@ -385,8 +386,8 @@ int RunLoad(const bridge::TransportUrl& url, const std::string& exchange, const 
       .Add("concurrency", concurrency)
       .Add("payload_bytes", payload_bytes)
       .Add("label", absl::GetFlag(FLAGS_label));
-  AddRunReport(&line, runner.ok(), runner.seconds(), latency, runner.errors(), runner.cpu_before(),
-               runner.cpu_after(), runner.memory());
+  AddRunReport(&line, runner.ok(), runner.seconds(), latency, runner.errors(), runner.before(),
+               runner.after(), runner.memory());
   std::printf("%s\n", line.Build().c_str());
   std::fflush(stdout);
   std::fprintf(stderr, "%s\n",

@@ -10,11 +10,15 @@ concurrency level, it measures:
   gw_oslo cellgw-bench -> cellgw -> real oslo.messaging server (oslo_server.py)
   py_oslo oslo_load.py (real oslo.messaging client) -> the same oslo server
   casts with publisher confirms: cellgw-bench cast vs raw_probe --mode=publish
+  native calls at 64 in flight with the gateway pinned to CPU 0 and to CPUs
+  0-1 (issue 12, item 4; --no-taskset skips it),
   fanout through cellgw (for information), and the gateway's memory: RSS idle,
   and RSS / peak RSS with --inflight-rss (10,000) calls in flight.
 
-Every load tool reports CPU seconds of the gateway, the broker (its whole
-process group), the server and itself over exactly its measured window.
+Every load tool reports CPU seconds and context switches (every thread) of the
+gateway, the broker (its whole process group), the server and itself over
+exactly its measured window; the report prints them per call beside calls/s
+and the ratio to raw, and checks issue 12's targets.
 
 Output (in --out, default ./bench-out): results.jsonl (one line per run),
 report.md (the markdown tables, also printed on stdout), bench.png (throughput
@@ -52,6 +56,51 @@ READY_TIMEOUT_S = 60
 # report can show how much CPU processes outside the benchmark took (other engineers' jobs,
 # say): the figures are only comparable when that stays near zero.
 MACHINE = ',machine=machine'
+
+
+def pin_process(pid, cpus):
+    """Pins every thread of `pid` to the CPUs in `cpus`, as `taskset -a -p`.
+
+    A thread inherits the affinity of the thread that starts it, so once every
+    existing thread is pinned, threads the process starts later are pinned
+    too. A thread started during a pass by one not yet pinned may be missed
+    by that pass's listing, so passes repeat until one finds no thread it has
+    not pinned. Returns {tid: sorted CPUs read back}, for the report to show
+    what the kernel actually applied.
+    """
+    pinned = set()
+    while True:
+        tids = set(int(t) for t in os.listdir('/proc/%d/task' % pid))
+        new = tids - pinned
+        if not new:
+            break
+        for tid in new:
+            try:
+                os.sched_setaffinity(tid, cpus)
+            except ProcessLookupError:   # exited since the listing
+                pass
+            pinned.add(tid)
+    applied = {}
+    for tid in os.listdir('/proc/%d/task' % pid):
+        try:
+            applied[int(tid)] = sorted(os.sched_getaffinity(int(tid)))
+        except ProcessLookupError:
+            pass
+    return applied
+
+
+def per_call(result, key, name):
+    """`name`'s CPU microseconds (key 'cpu_s') or context switches (key
+    'ctxt_switches') per successful call of `result`; None when not measured
+    (an older results.jsonl has no ctxt_switches) or nothing succeeded."""
+    if not result or not result['calls'] or name not in result.get(key, {}):
+        return None
+    scale = 1e6 if key == 'cpu_s' else 1.0
+    return result[key][name] * scale / result['calls']
+
+
+def fmt(value, pattern):
+    return 'n/a' if value is None else pattern % value
 
 
 class BenchError(RuntimeError):
@@ -180,7 +229,7 @@ class Bench(object):
         return ['--warmup_s=%g' % self.args.warmup_s,
                 '--duration_s=%g' % self.args.duration_s]
 
-    def run_tool(self, setup, level, argv, timeout):
+    def run_tool(self, setup, level, argv, timeout, extra=None):
         sys.stderr.write('  %-8s c=%-5d ' % (setup, level))
         sys.stderr.flush()
         try:
@@ -198,6 +247,7 @@ class Bench(object):
         result = json.loads(lines[-1])
         result['setup'] = setup
         result['level'] = level
+        result.update(extra or {})
         self.results.append(result)
         with open(self.results_path, 'a') as f:
             f.write(json.dumps(result, sort_keys=True) + '\n')
@@ -280,6 +330,8 @@ class Bench(object):
                 sys.stderr.write('== repeat %d of %d\n' % (repeat + 1,
                                                         args.repeats))
             self.measure_levels(levels, url, broker, gw, echo, raw_server, oslo)
+            if not args.no_taskset:
+                self.measure_pinned(gateway.pid, broker, gw, echo)
 
         sys.stderr.write('fanout and memory:\n')
         fanout_level = 64 if not self.smoke else 8
@@ -365,10 +417,45 @@ class Bench(object):
                 '%s,%s,server=%d,client=self' % (gw, broker, echo.pid)),
                 self.timeout_for(level))
 
+    # Issue 12, item 4: does the gateway use a second core? The same native
+    # calls as the main table, with the gateway's threads pinned to CPU 0 and
+    # then to CPUs 0-1; the broker, echo server and load tool stay free.
+    PINNINGS = (('pinned_1', {0}), ('pinned_2', {0, 1}))
+
+    def pin_level(self):
+        return 64 if not self.smoke else 8
+
+    def measure_pinned(self, gateway_pid, broker, gw, echo):
+        if (os.cpu_count() or 1) < 2:
+            sys.stderr.write('gateway pinned to one and two cores: skipped, '
+                             'this machine has one CPU\n')
+            return
+        level = self.pin_level()
+        sys.stderr.write('calls, %d in flight, gateway pinned (taskset):\n'
+                         % level)
+        original = os.sched_getaffinity(gateway_pid)
+        try:
+            for setup, cpus in self.PINNINGS:
+                applied = pin_process(gateway_pid, cpus)
+                # What the kernel applied, read back after the pinning: every
+                # thread should show exactly `cpus`.
+                self.run_tool(setup, level, self.bench_argv(
+                    'call', TOPIC_NATIVE, level,
+                    '%s,%s,server=%d,client=self' % (gw, broker, echo.pid)),
+                    self.timeout_for(level), extra={
+                        'pinned_cpus': sorted(cpus),
+                        'pinned_threads': len(applied),
+                        'pinned_mismatch': sum(
+                            1 for got in applied.values()
+                            if got != sorted(cpus))})
+        finally:
+            # The later steps (fanout, memory) run with the gateway unpinned.
+            pin_process(gateway_pid, original)
+
     # -- saved runs ---------------------------------------------------------------
 
     META_KEYS = ('levels', 'payload_bytes', 'warmup_s', 'duration_s', 'repeats',
-                 'smoke', 'gateway_log_level')
+                 'smoke', 'gateway_log_level', 'no_taskset')
 
     def save_meta(self):
         """Appends what the report needs besides the runs, for --report-only."""
@@ -388,7 +475,8 @@ class Bench(object):
             raise BenchError('%s holds no finished run' % self.results_path)
         meta = metas[-1]
         for key in self.META_KEYS:
-            setattr(self.args, key, meta[key])
+            # no_taskset is missing from runs saved before it existed.
+            setattr(self.args, key, meta.get(key, False))
         self.smoke = meta['smoke']
         self.loadavg = meta['loadavg']
         self.idle_start = meta['idle_start']
@@ -498,28 +586,48 @@ class Bench(object):
             out('| %d | %s | %s | %s | %s | %s | %s | %s |' % (
                 level, cells[0], cells[1], diff, *others))
         out('')
-        out('### CPU seconds per 1,000 calls (gateway / broker / server / '
-            'client)')
+        out('### Per call: CPU microseconds and context switches')
         out('')
-        out('"other" is CPU taken by processes outside the benchmark during '
-            'the window, in cores (of 2): near 0 on a quiet machine.')
+        out('CPU us (utime + stime) and context switches (voluntary + '
+            'nonvoluntary, summed over every thread) per successful call, of '
+            'the gateway (gw), the broker (its whole process group), the '
+            'server and the load tool (client), over the measured window. '
+            '"vs raw" is calls/s against raw at the same level (casts: '
+            'against the raw confirmed publisher). "other" is CPU taken by '
+            'processes outside the benchmark during the window, in cores (of '
+            '%d): near 0 on a quiet machine.' % self.cpus())
+        lost = False
         out('')
-        out('| in flight | setup | calls/s | gateway | broker | server | '
-            'client | total | other |')
-        out('|---:|---|---:|---:|---:|---:|---:|---:|---:|')
+        out('| in flight | setup | calls/s | vs raw | gw CPU us | broker CPU us '
+            '| server CPU us | client CPU us | total CPU us | gw cs | broker '
+            'cs | server cs | client cs | other |')
+        out('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
+            '---:|---:|')
         for level in levels:
-            for setup in ('raw', 'native', 'bridge', 'grpc_floor', 'gw_oslo',
-                          'py_oslo', 'raw_cast', 'gw_cast'):
+            for setup in self.PER_CALL_SETUPS:
                 r = self.find(setup, level)
                 if not r or not r['calls']:
                     continue
-                per = {k: v * 1000.0 / r['calls']
-                       for k, v in r['cpu_s'].items() if k != 'machine'}
-                out('| %d | %s | %.0f | %s | %s | %s | %s | %.3f | %.2f |' % (
-                    level, setup, rate(r),
-                    *['%.3f' % per[k] if k in per else '-' for k in
-                      ('gateway', 'broker', 'server', 'client')],
-                    sum(per.values()), self.other_cores(r)))
+                ref = self.find('raw_cast' if 'cast' in setup else 'raw',
+                                level)
+                cpu = [per_call(r, 'cpu_s', k) for k in self.ROLES]
+                cs = []
+                for k in self.ROLES:
+                    text = fmt(per_call(r, 'ctxt_switches', k), '%.2f')
+                    if r.get('ctxt_threads_lost', {}).get(k):
+                        text += '*'
+                        lost = True
+                    cs.append(text)
+                out('| %d | %s | %.0f | %s | %s | %.0f | %s | %.2f |' % (
+                    level, setup, rate(r), ratio(r, ref),
+                    ' | '.join(fmt(v, '%.0f') for v in cpu),
+                    sum(v for v in cpu if v is not None), ' | '.join(cs),
+                    self.other_cores(r)))
+        if lost:
+            out('')
+            out('\\* some threads of that process exited during the window: '
+                'what they did after its start is lost, so the figure is a '
+                'lower bound.')
         out('')
         out('### Casts/s with publisher confirms')
         out('')
@@ -554,6 +662,7 @@ class Bench(object):
                 level, p['raw'], p['native'], pr('native', 'raw'),
                 p['py_oslo'], pr('native', 'py_oslo'), p['raw_cast'],
                 p['gw_cast'], pr('gw_cast', 'raw_cast')))
+        self.report_pinned(out)
         fan = next((r for r in self.results if r['setup'] == 'gw_fanout'),
                    None)
         if fan:
@@ -578,7 +687,7 @@ class Bench(object):
             self.idle_end['rss'] / 1024.0, self.idle_end['hwm'] / 1024.0))
 
         out('')
-        out('### Targets (issue 6)')
+        out('### Targets of issue 12')
         out('')
         out('| target | measured | |')
         out('|---|---|---|')
@@ -587,29 +696,72 @@ class Bench(object):
                                       'PASS' if ok else 'MISS'))
         return '\n'.join(lines) + '\n'
 
+    ROLES = ('gateway', 'broker', 'server', 'client')
+    PER_CALL_SETUPS = ('raw', 'native', 'bridge', 'grpc_floor', 'gw_oslo',
+                       'py_oslo', 'raw_cast', 'gw_cast')
+
+    def report_pinned(self, out):
+        """Issue 12, item 4: the native calls with the gateway pinned to one
+        core and to two, and the ratio between them."""
+        runs = [(setup, cpus, self.find(setup, self.pin_level()))
+                for setup, cpus in self.PINNINGS]
+        if not any(r for _, _, r in runs):
+            return
+        out('')
+        out('### Gateway pinned to one core and to two (taskset)')
+        out('')
+        out('cellgw -> native echo server at %d in flight, every thread of the '
+            'gateway pinned with sched_setaffinity (as `taskset -a -p`); the '
+            'broker, the echo server and the load tool are not pinned. "gw '
+            'cores busy" is the gateway\'s CPU time over the window\'s length: '
+            'near the number of its cores means the gateway is what limits.'
+            % self.pin_level())
+        out('')
+        out('| gateway on CPUs | calls/s | p50 us | p99 us | gw CPU us | gw '
+            'cores busy | gw cs | broker CPU us | other |')
+        out('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
+        for setup, cpus, r in runs:
+            if not r:
+                continue
+            note = ''
+            if r.get('pinned_mismatch'):
+                note = ' (%d of %d threads not as asked)' % (
+                    r['pinned_mismatch'], r['pinned_threads'])
+            busy = (r['cpu_s'].get('gateway', 0.0) / r['seconds']
+                    if r['seconds'] > 0 else 0.0)
+            out('| %s%s | %.0f | %.0f | %.0f | %s | %.2f | %s | %s | %.2f |'
+                % (','.join(map(str, sorted(cpus))), note, r['calls_per_s'],
+                   r['latency_us']['p50'], r['latency_us']['p99'],
+                   fmt(per_call(r, 'cpu_s', 'gateway'), '%.0f'), busy,
+                   fmt(per_call(r, 'ctxt_switches', 'gateway'), '%.2f'),
+                   fmt(per_call(r, 'cpu_s', 'broker'), '%.0f'),
+                   self.other_cores(r)))
+        one, two = runs[0][2], runs[1][2]
+        if one and two and one['calls_per_s'] > 0:
+            out('')
+            out('Two cores / one core: %.2fx calls/s.' % (
+                two['calls_per_s'] / one['calls_per_s']))
+
     def targets(self, levels, rss):
+        """Issue 12's targets, each (text, measured, met)."""
         checks = []
 
         def rate(setup, level):
             r = self.find(setup, level)
             return r['calls_per_s'] if r else 0.0
+
         def projected_ratio(a, b, level):
             pa = self.projected(self.find(a, level))
             pb = self.projected(self.find(b, level))
             return '; CPU-projected %.2f' % (pa / pb) if pb else ''
         if 64 in levels:
             nat, raw = rate('native', 64), rate('raw', 64)
-            checks.append(('native calls/s at 64 >= 0.6 x raw at 64',
+            checks.append(('calls through cellgw to the native echo server '
+                           'at 64 in flight >= 0.6 x raw',
                            '%.0f / %.0f = %.2f%s' % (
                                nat, raw, nat / raw if raw else 0,
                                projected_ratio('native', 'raw', 64)),
                            raw > 0 and nat >= 0.6 * raw))
-            pyo = rate('py_oslo', 64)
-            checks.append(('native calls/s at 64 >= 15 x oslo client at 64',
-                           '%.0f / %.0f = %.1fx%s' % (
-                               nat, pyo, nat / pyo if pyo else 0,
-                               projected_ratio('native', 'py_oslo', 64)),
-                           pyo > 0 and nat >= 15 * pyo))
         if 1 in levels:
             nat, raw = self.find('native', 1), self.find('raw', 1)
             if nat and raw:
@@ -623,30 +775,28 @@ class Bench(object):
                 if floor:
                     parts.append('gRPC floor alone %d us' %
                                  floor['latency_us']['p50'])
-                checks.append(('sequential p50 <= raw p50 + 150 us',
+                checks.append(('sequential call p50 <= raw p50 + 150 us',
                                '%d us vs %d + 150 us%s' % (
                                    a, b, ''.join('; ' + p for p in parts)),
                                a <= b + 150))
-        slower = [lv for lv in levels
-                  if rate('gw_oslo', lv) < rate('py_oslo', lv)]
-        checks.append(('cellgw->oslo >= oslo client->oslo at every level',
-                       'all levels' if not slower else
-                       'slower at %s' % ','.join(map(str, slower)),
-                       not slower))
+        # The raw publisher keeps as many unconfirmed publishes in flight as
+        # the level (raw_probe --mode=publish --concurrency), so at 64 it is
+        # the publisher with a window of 64 the issue names.
         for level in (64,) if 64 in levels else levels[-1:]:
             gwc, raw = rate('gw_cast', level), rate('raw_cast', level)
-            checks.append(('casts/s with confirms >= 0.7 x raw publisher '
-                           '(at %d)' % level,
+            checks.append(('confirmed casts at %d in flight >= 0.55 x raw '
+                           'confirmed publisher with a window of %d'
+                           % (level, level),
                            '%.0f / %.0f = %.2f%s' % (
                                gwc, raw, gwc / raw if raw else 0,
                                projected_ratio('gw_cast', 'raw_cast', level)),
-                           raw > 0 and gwc >= 0.7 * raw))
+                           raw > 0 and gwc >= 0.55 * raw))
         checks.append(('gateway RSS idle < 64 MB',
                        '%.1f MB' % (self.idle_start['rss'] / 1024.0),
                        self.idle_start['rss'] < 64 * 1024))
         if rss and 'gateway' in rss.get('mem_kb', {}):
             peak = rss['mem_kb']['gateway']['hwm']
-            checks.append(('gateway peak RSS with %d in flight < 256 MB'
+            checks.append(('gateway peak RSS with %d calls in flight < 256 MB'
                            % rss['level'], '%.1f MB' % (peak / 1024.0),
                            peak < 256 * 1024))
         return checks
@@ -721,6 +871,9 @@ def main(argv=None):
                         '(steadier on a shared machine)')
     parser.add_argument('--smoke-count', type=int, default=20)
     parser.add_argument('--inflight-rss', type=int, default=10000)
+    parser.add_argument('--no-taskset', action='store_true',
+                        help='skip the native calls at 64 in flight with the '
+                        'gateway pinned to CPU 0 and to CPUs 0-1')
     parser.add_argument('--gateway-log-level', default='warning',
                         help='cellgw log_level during the run (info logs '
                         'one line per request)')

@@ -67,7 +67,7 @@ void PrintReport(absl::string_view tool, absl::string_view kind, absl::string_vi
       .Add("payload_bytes", flags.payload_bytes)
       .Add("label", flags.label);
   AddRunReport(&line, outcome->ok, outcome->seconds, latency, outcome->errors,
-               outcome->cpu_before, outcome->cpu_after, outcome->memory);
+               outcome->before, outcome->after, outcome->memory);
   std::printf("%s\n", line.Build().c_str());
   std::fflush(stdout);
   std::fprintf(stderr, "%s\n",
@@ -108,13 +108,13 @@ SlotLoadOutcome SlotLoad::Run() {
 }
 
 void SlotLoad::BeginWindow() {
-  outcome_.cpu_before = CpuSeconds(watched_);
+  outcome_.before = SampleWindowEdge(watched_);
   window_start_ = Clock::now();
 }
 
 void SlotLoad::EndWindow(Clock::time_point end) {
   window_end_ = end;
-  outcome_.cpu_after = CpuSeconds(watched_);
+  outcome_.after = SampleWindowEdge(watched_);
   // Read while the operations still in flight are held, so it shows the loaded working set.
   outcome_.memory = SampleMemory(watched_);
 }

@@ -4,8 +4,8 @@
 //
 // Two modes: with `count` > 0 exactly that many operations run and all are measured (no
 // warm-up); otherwise operations run for `warmup`, then those completing in the next
-// `duration` are measured, then the slots stop once their last operation ends. CPU of the
-// watched processes is sampled at the window's edges and their memory at its end, while the
+// `duration` are measured, then the slots stop once their last operation ends. CPU and context
+// switches of the watched processes are sampled at the window's edges and their memory at its end, while the
 // operations still in flight are held (bench_stats.h).
 //
 // Thread-safety: `start` may be called on any thread (the main thread at first, then whichever
@@ -44,8 +44,8 @@ struct SlotLoadOutcome {
   double seconds = 0;                     // the measured window
   std::vector<int64_t> latencies_us;      // of the successful operations
   std::map<std::string, int64_t> errors;  // by the label `done` gave
-  std::map<std::string, double> cpu_before;
-  std::map<std::string, double> cpu_after;
+  WindowEdge before;  // CPU and context switches of the watched processes at the window's edges
+  WindowEdge after;
   std::map<std::string, MemorySample> memory;
 };
 

@@ -4,8 +4,14 @@ unittest's report goes to stdout; when Bazel sets $XML_OUTPUT_FILE, one JUnit <t
 test method goes there too, so the suite's count (tests/count_results.py) sees each test
 instead of Bazel's single case for an sh_test. A test whose subtests failed counts once, as
 failed; a class-level error ("setUpClass (...)") is a test case of its own.
+
+A test that Bazel stops at its timeout still says where it was: the report is line-buffered
+(each test's line is in test.log as it finishes, with its seconds), and Bazel's SIGTERM or
+a crash (an abort in a native library) first dumps every thread's stack to stderr.
 """
+import faulthandler
 import os
+import signal
 import sys
 import time
 import unittest
@@ -30,6 +36,12 @@ class RecordingResult(unittest.TextTestResult):
         previous = self.outcomes.get(test.id())
         if previous is None or previous[0] == 'passed':   # a failure is never overwritten
             self.outcomes[test.id()] = (outcome, detail, seconds)
+
+    def stopTest(self, test):
+        super().stopTest(test)
+        started = self._started.get(test.id())
+        if started is not None and self.showAll:
+            self.stream.writeln('  (%.1f s)' % (time.monotonic() - started))
 
     def addSuccess(self, test):
         super().addSuccess(test)
@@ -85,6 +97,11 @@ def write_junit(outcomes, suite_name, class_name, path):
 
 def run(test_case_class, suite_name):
     """Runs every test of `test_case_class`; returns the exit status (0 when all passed)."""
+    # Redirected to a file, stdout would be block-buffered and lost when Bazel kills the
+    # test at its timeout: exactly the run whose report matters most.
+    sys.stdout.reconfigure(line_buffering=True)
+    faulthandler.enable(file=sys.stderr, all_threads=True)   # and when it crashes
+    faulthandler.register(signal.SIGTERM, file=sys.stderr, all_threads=True, chain=True)
     suite = unittest.defaultTestLoader.loadTestsFromTestCase(test_case_class)
     runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2, resultclass=RecordingResult)
     result = runner.run(suite)

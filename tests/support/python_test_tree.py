@@ -1,9 +1,19 @@
-"""What the Python tests of the gateway share (tests/python, tests/clients): where the tree
-and the built binaries are, and waiting until the gateway reports a cell SERVING."""
+"""What the Python tests of the gateway share (tests/python, tests/clients, tests/ops): where
+the tree and the built binaries are, waiting until the gateway reports a cell SERVING, and gRPC
+kept initialised for the whole test process (importing this module is enough)."""
 import os
 import threading
 
 import grpc
+
+# gRPC core shuts itself down when a process's last channel closes, on a thread of its own,
+# and starts again with the next channel. Debian's python3-grpcio (1.51) races there: a test
+# that closes one channel and opens the next (as setUpClass does for two gateways) now and
+# then deadlocks in grpc_init against the "grpc_shutdown" thread, or aborts with "thd.h:
+# assertion failed: state_ == FAILED" (grpc/grpc#38251). A channel held for the process's life
+# (never connected: channels connect lazily) keeps the core up, so it never shuts down
+# between channels.
+_KEEP_GRPC_INITIALISED = grpc.insecure_channel('127.0.0.1:9')
 
 
 def tree_root():

@@ -103,6 +103,15 @@ void CellConnection::Submit(Outbound message) {
   if (was_empty) Wake();
 }
 
+void CellConnection::Withdraw(std::string msg_id) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;  // the shutdown ends every call anyway
+    withdrawn_.push_back(std::move(msg_id));
+  }
+  Wake();
+}
+
 bool CellConnection::WaitForFirstAttempt(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   mu_.AwaitWithTimeout(absl::Condition(&first_attempt_done_), timeout);
@@ -112,10 +121,12 @@ bool CellConnection::WaitForFirstAttempt(absl::Duration timeout) {
 void CellConnection::Run() {
   for (;;) {
     std::vector<Outbound> batch;
+    std::vector<std::string> withdrawn;
     bool stopping;
     {
       absl::MutexLock lock(&mu_);
       batch.swap(queue_);
+      withdrawn.swap(withdrawn_);
       stopping = stopping_;
     }
     if (stopping) return FinishShutdown(std::move(batch));
@@ -129,6 +140,7 @@ void CellConnection::Run() {
       }
     }
     core_.Publish(std::move(batch));
+    for (const std::string& msg_id : withdrawn) core_.Withdraw(msg_id);
     core_.Service();
     if (core_.HasBufferedInput()) continue;
     WaitForWake(core_.NextWait(), core_.fd());

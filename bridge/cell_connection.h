@@ -66,6 +66,12 @@ class CellConnection {
   // connection is stopped.
   void Submit(Outbound message);
 
+  // Forgets the call `msg_id` whose caller withdrew it (cancellation.h): its reply, should one
+  // come, is dropped as late, and it holds no memory until its deadline. Thread-safe; the
+  // loop does it on its next pass. A call not registered (yet) is left alone: a withdrawn
+  // message is not published.
+  void Withdraw(std::string msg_id);
+
   // The reply queue's name, fixed for this object's lifetime (reply_<uuid4 hex>).
   const std::string& reply_queue() const { return reply_queue_; }
 
@@ -96,6 +102,7 @@ class CellConnection {
 
   absl::Mutex mu_;
   std::vector<Outbound> queue_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> withdrawn_ ABSL_GUARDED_BY(mu_);  // msg_ids for Withdraw()
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool first_attempt_done_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

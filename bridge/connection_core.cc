@@ -12,6 +12,19 @@
 namespace cellgw::bridge {
 namespace {
 
+// Nothing is sent for a caller who already gave up (cancelled, or past its own deadline)
+// while that can still be avoided: once published, a message cannot be taken back.
+absl::Status Withdrawn(const Outbound& message, absl::Time now) {
+  if (message.cancellation != nullptr && message.cancellation->cancelled()) {
+    return absl::CancelledError("the caller cancelled the request before it was published");
+  }
+  if (message.publish_by <= now) {
+    return absl::DeadlineExceededError(
+        "the caller's deadline passed before the request was published; nothing was sent");
+  }
+  return absl::OkStatus();
+}
+
 // oslo declares its reply queues with x-expires = rabbit_transient_queues_ttl (1800 s): the
 // queue outlives a dropped connection, so replies sent meanwhile wait for the reconnect.
 constexpr int32_t kReplyQueueExpiresMs = 1800000;
@@ -166,6 +179,7 @@ void ConnectionCore::Publish(std::vector<Outbound> batch) {
   // From here until the pass ends, rabbitmq-c may block on the socket (it writes with no
   // timeout): the watchdog cuts the connection if that lasts too long.
   Arm();
+  const absl::Time now = clock_.Now();
   for (Outbound& message : batch) {
     if (transport_ == nullptr) {
       Complete(message, absl::UnavailableError(absl::StrCat(
@@ -173,9 +187,17 @@ void ConnectionCore::Publish(std::vector<Outbound> batch) {
                             last_error_.message())));
       continue;
     }
+    if (absl::Status withdrawn = Withdrawn(message, now); !withdrawn.ok()) {
+      Complete(message, withdrawn);
+      continue;
+    }
     PublishOne(message);
   }
   Disarm();
+}
+
+void ConnectionCore::Withdraw(const std::string& msg_id) {
+  correlator_.Fail(msg_id, absl::CancelledError("the caller cancelled the call"));
 }
 
 void ConnectionCore::PublishOne(Outbound& message) {

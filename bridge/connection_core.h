@@ -94,6 +94,10 @@ class ConnectionCore final : private AmqpTransport::Handler {
   // now or later.
   void Publish(std::vector<Outbound> batch);
 
+  // Ends the call `msg_id` with CANCELLED because its caller withdrew it: a later reply is
+  // dropped as late. Nothing happens when it is not pending.
+  void Withdraw(const std::string& msg_id);
+
   // Reads whatever the transport has (replies, confirms, returns, cancels), subscribes again
   // when the consumer was cancelled, and ends calls whose deadline has passed.
   void Service();

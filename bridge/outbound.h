@@ -7,12 +7,14 @@
 #define CELLGW_BRIDGE_OUTBOUND_H_
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "bridge/amqp_transport.h"
+#include "bridge/cancellation.h"
 #include "bridge/envelope.h"
 
 namespace cellgw::bridge {
@@ -50,6 +52,11 @@ struct Outbound {
   std::function<void(absl::StatusOr<Reply>)> on_reply;
   // Describes the destination in errors ("topic 'compute' on exchange 'nova'").
   std::string destination;
+  // The caller's own deadline: a message still waiting for its connection then is not
+  // published and ends with DEADLINE_EXCEEDED (for a call the same time as `deadline`).
+  absl::Time publish_by = absl::InfiniteFuture();
+  // Set when the caller can withdraw the request: once cancelled it is not published.
+  std::shared_ptr<Cancellation> cancellation;
 
   bool is_call() const { return !msg_id.empty(); }
 };

@@ -53,6 +53,13 @@ struct RpcBridge::Cell {
     return false;
   }
   void Release() { in_flight.fetch_sub(1, std::memory_order_relaxed); }
+  // At a request's completion: frees its slot and says whether its `done` may run. False
+  // when its caller withdrew it first (the cancellation freed the slot then).
+  bool Settle(const std::shared_ptr<Cancellation>& cancellation) {
+    if (cancellation != nullptr && !cancellation->Claim()) return false;
+    Release();
+    return true;
+  }
 
   absl::Status Overloaded() const {
     return absl::ResourceExhaustedError(
@@ -213,22 +220,28 @@ absl::StatusOr<RpcBridge::Cell*> RpcBridge::Route(const RpcRequest& request) con
   return absl::NotFoundError(absl::StrCat("target.cell: unknown cell '", request.cell, "'"));
 }
 
-void RpcBridge::Cast(const RpcRequest& request, SendCallback done) {
-  Send(request, SendKind::kCast, std::move(done));
+void RpcBridge::Cast(const RpcRequest& request, const SendOptions& options,
+                     SendCallback done) {
+  Send(request, SendKind::kCast, options, std::move(done));
 }
 
-void RpcBridge::Fanout(const RpcRequest& request, SendCallback done) {
-  Send(request, SendKind::kFanout, std::move(done));
+void RpcBridge::Fanout(const RpcRequest& request, const SendOptions& options,
+                       SendCallback done) {
+  Send(request, SendKind::kFanout, options, std::move(done));
 }
 
-void RpcBridge::Send(const RpcRequest& request, SendKind kind, SendCallback done) {
-  absl::StatusOr<Prepared> prepared = Prepare(request, kind, CallOptions());
+void RpcBridge::Send(const RpcRequest& request, SendKind kind, const SendOptions& options,
+                     SendCallback done) {
+  CallOptions send;
+  send.deadline = options.deadline;
+  send.cancellation = options.cancellation;
+  absl::StatusOr<Prepared> prepared = Prepare(request, kind, send);
   if (!prepared.ok()) return done(prepared.status());
   Cell& cell = *prepared->cell;
   Outbound& out = prepared->message;
-  out.on_confirmed = [&cell, done = std::move(done), unique_id = out.unique_id](
-                         absl::Status status) {
-    cell.Release();
+  out.on_confirmed = [&cell, done = std::move(done), unique_id = out.unique_id,
+                      cancellation = out.cancellation](absl::Status status) {
+    if (!cell.Settle(cancellation)) return;
     if (!status.ok()) return done(status);
     done(SendResult{unique_id});
   };
@@ -240,9 +253,9 @@ void RpcBridge::Call(const RpcRequest& request, const CallOptions& options, Call
   if (!prepared.ok()) return done(prepared.status());
   Cell& cell = *prepared->cell;
   Outbound& out = prepared->message;
-  out.on_reply = [&cell, done = std::move(done), msg_id = out.msg_id](
-                     absl::StatusOr<Reply> reply) {
-    cell.Release();
+  out.on_reply = [&cell, done = std::move(done), msg_id = out.msg_id,
+                  cancellation = out.cancellation](absl::StatusOr<Reply> reply) {
+    if (!cell.Settle(cancellation)) return;
     if (!reply.ok()) return done(reply.status());
     CallResult result;
     result.msg_id = msg_id;
@@ -270,15 +283,17 @@ absl::StatusOr<RpcBridge::Prepared> RpcBridge::Prepare(const RpcRequest& request
   message.namespace_ = request.target.namespace_;
   message.version = request.target.version;
   message.unique_id = out.unique_id;
+  const absl::Time now = clock_->Now();
+  if (call.deadline <= now) {
+    return absl::DeadlineExceededError("the caller's deadline had passed before it was sent");
+  }
+  out.publish_by = call.deadline;
   if (kind == SendKind::kCall) {
-    const absl::Time now = clock_->Now();
     const absl::Duration timeout = call.timeout > absl::ZeroDuration()
                                        ? call.timeout
                                        : cell->options.rpc_response_timeout;
     out.deadline = std::min(call.deadline, now + timeout);
-    if (out.deadline <= now) {
-      return absl::DeadlineExceededError("the call's deadline had passed before it was sent");
-    }
+    out.publish_by = out.deadline;
     // As oslo: the request's AMQP TTL is the call timeout, so a request no server takes in
     // time is dropped by the broker instead of running after its caller gave up.
     out.expiration = absl::StrCat(std::max<int64_t>(
@@ -298,6 +313,22 @@ absl::StatusOr<RpcBridge::Prepared> RpcBridge::Prepare(const RpcRequest& request
   cell->Address(request.target, kind, out);
   // Last: every refusal above leaves the cell's slots alone.
   if (!cell->Admit()) return cell->Overloaded();
+  if (call.cancellation != nullptr) {
+    // A withdrawn call also leaves its connection's correlator, so that what a caller
+    // cancels holds neither a slot nor memory.
+    std::function<void()> on_cancel = [cell] { cell->Release(); };
+    if (kind == SendKind::kCall) {
+      on_cancel = [cell, connection = prepared.connection, msg_id = out.msg_id] {
+        cell->Release();
+        connection->Withdraw(msg_id);
+      };
+    }
+    if (!call.cancellation->Attach(std::move(on_cancel))) {
+      cell->Release();
+      return absl::CancelledError("the caller cancelled the request");
+    }
+    out.cancellation = call.cancellation;
+  }
   return prepared;
 }
 

@@ -20,9 +20,14 @@
 //   UNAVAILABLE          no broker connection, no queue bound for the topic (the broker returned
 //                        the message), a nack, the connection lost before the confirm, or shutdown
 //   DEADLINE_EXCEEDED    no reply by the deadline (calls)
+//   DEADLINE_EXCEEDED    also: the caller's deadline passed before the message was published
+//                        (nothing sent)
+//   CANCELLED            the caller cancelled before the bridge took the request (nothing sent)
 //   RESOURCE_EXHAUSTED   the cell already has max_in_flight requests in flight, or the encoded
 //                        message exceeds max_message_bytes (nothing sent)
 // A remote exception is not an error here: Call succeeds with CallResult::failure set.
+// A request whose caller withdraws it (options.cancellation, cancellation.h) frees its
+// in-flight slot at once and is not published if it was not yet; `done` then never runs.
 // A fanout whose `<topic>_fanout` exchange does not exist (no server of the topic runs) reaches
 // nobody and succeeds without being published.
 #ifndef CELLGW_BRIDGE_RPC_BRIDGE_H_
@@ -39,6 +44,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "bridge/bridge_observer.h"
+#include "bridge/cancellation.h"
 #include "bridge/cell_options.h"
 #include "bridge/clock.h"
 #include "bridge/connection_env.h"
@@ -59,9 +65,19 @@ struct RpcRequest {
   std::string context_json;  // a JSON object; "" means {}
 };
 
+struct SendOptions {
+  // The caller's own deadline (e.g. the gRPC deadline); InfiniteFuture when none. A cast or
+  // fanout not yet published by then is not published.
+  absl::Time deadline = absl::InfiniteFuture();
+  // Lets the caller withdraw the request; null when it cannot.
+  std::shared_ptr<Cancellation> cancellation;
+};
+
 struct CallOptions {
   // The caller's own deadline (e.g. the gRPC deadline); InfiniteFuture when none.
   absl::Time deadline = absl::InfiniteFuture();
+  // Lets the caller withdraw the request; null when it cannot.
+  std::shared_ptr<Cancellation> cancellation;
   // Zero: the cell's rpc_response_timeout. The call ends at the earliest of the two.
   absl::Duration timeout = absl::ZeroDuration();
   // oslo's call_monitor_timeout; zero = off. Sent as whole seconds (`_timeout`).
@@ -106,8 +122,12 @@ class RpcBridge {
   // Ends everything in flight with UNAVAILABLE and closes the connections. Idempotent.
   void Stop();
 
-  void Cast(const RpcRequest& request, SendCallback done);
-  void Fanout(const RpcRequest& request, SendCallback done);
+  void Cast(const RpcRequest& request, const SendOptions& options, SendCallback done);
+  void Fanout(const RpcRequest& request, const SendOptions& options, SendCallback done);
+  void Cast(const RpcRequest& request, SendCallback done) { Cast(request, {}, std::move(done)); }
+  void Fanout(const RpcRequest& request, SendCallback done) {
+    Fanout(request, {}, std::move(done));
+  }
   void Call(const RpcRequest& request, const CallOptions& options, CallCallback done);
 
   std::vector<CellStatus> ListCells() const;
@@ -127,11 +147,13 @@ class RpcBridge {
   absl::StatusOr<Cell*> Route(const RpcRequest& request) const;
   // What every kind of request goes through before a connection takes it: route, check the
   // target, pick the connection, encode the message once, check its size, take one of the
-  // cell's in-flight slots (last, so a refusal costs none). `call` matters for kCall only.
-  // Fails with the codes listed above, before anything is sent.
+  // cell's in-flight slots (last, so a refusal costs none) and attach the caller's
+  // cancellation. The timeouts of `call` matter for kCall only; its deadline and cancellation
+  // for every kind. Fails with the codes listed above, before anything is sent.
   absl::StatusOr<Prepared> Prepare(const RpcRequest& request, SendKind kind,
                                    const CallOptions& call) const;
-  void Send(const RpcRequest& request, SendKind kind, SendCallback done);
+  void Send(const RpcRequest& request, SendKind kind, const SendOptions& options,
+            SendCallback done);
 
   std::vector<std::unique_ptr<Cell>> cells_;
   BridgeObserver* observer_;

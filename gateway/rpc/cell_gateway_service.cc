@@ -43,6 +43,47 @@ absl::Time GrpcDeadline(const grpc::CallbackServerContext* context) {
 
 }  // namespace
 
+class CellGatewayService::BridgedReactor final : public grpc::ServerUnaryReactor {
+ public:
+  BridgedReactor(CellGatewayService* service, grpc::CallbackServerContext* context)
+      : service_(service), deadline_(GrpcDeadline(context)) {}
+
+  // Shared with the bridge, which may finish with the request after this reactor is gone.
+  const std::shared_ptr<bridge::Cancellation>& cancellation() const { return cancellation_; }
+  // The request, once Begin accepted it; only touched here when the cancellation wins, i.e.
+  // while the bridge holds it and nothing else will end it.
+  void set_request(Request* request) { request_ = request; }
+
+  // gRPC runs this after the handler returned, when the client cancels or the deadline
+  // passes, possibly after Finish (then the bridge's completion won and nothing happens).
+  void OnCancel() override {
+    if (!cancellation_->Cancel()) return;
+    if (absl::Now() >= deadline_) {
+      service_->End(request_, grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                                           "the caller's deadline passed"));
+    } else {
+      service_->End(request_,
+                    grpc::Status(grpc::StatusCode::CANCELLED, "the caller cancelled"));
+    }
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  CellGatewayService* const service_;
+  const absl::Time deadline_;
+  const std::shared_ptr<bridge::Cancellation> cancellation_ =
+      std::make_shared<bridge::Cancellation>();
+  Request* request_ = nullptr;
+};
+
+bridge::SendOptions CellGatewayService::SendOptionsOf(const grpc::CallbackServerContext* context,
+                                                     const BridgedReactor& reactor) {
+  bridge::SendOptions options;
+  options.deadline = GrpcDeadline(context);
+  options.cancellation = reactor.cancellation();
+  return options;
+}
+
 CellGatewayService::CellGatewayService(bridge::RpcBridge* bridge, GatewayMetrics* metrics,
                                        const Authorizer* authorizer,
                                        CallTimeouts call_timeouts,
@@ -148,7 +189,7 @@ void CellGatewayService::End(Request* request, const grpc::Status& status) {
 grpc::ServerUnaryReactor* CellGatewayService::Cast(grpc::CallbackServerContext* context,
                                                    const v1::CastRequest* request,
                                                    v1::CastResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto* reactor = new BridgedReactor(this, context);
   Request* r = Begin(context, reactor, "cast", &request->target(), request->method());
   if (r == nullptr) return reactor;
   absl::StatusOr<bridge::RpcRequest> validated = ValidateCast(*request, EditsFor(*r));
@@ -156,18 +197,20 @@ grpc::ServerUnaryReactor* CellGatewayService::Cast(grpc::CallbackServerContext* 
     End(r, ToGrpcStatus(validated.status()));
     return reactor;
   }
-  bridge_->Cast(*validated, [this, r, response](absl::StatusOr<bridge::SendResult> result) {
-    if (!result.ok()) return End(r, ToGrpcStatus(result.status()));
-    response->set_unique_id(result->unique_id);
-    End(r, grpc::Status::OK);
-  });
+  reactor->set_request(r);
+  bridge_->Cast(*validated, SendOptionsOf(context, *reactor),
+                [this, r, response](absl::StatusOr<bridge::SendResult> result) {
+                  if (!result.ok()) return End(r, ToGrpcStatus(result.status()));
+                  response->set_unique_id(result->unique_id);
+                  End(r, grpc::Status::OK);
+                });
   return reactor;
 }
 
 grpc::ServerUnaryReactor* CellGatewayService::Fanout(grpc::CallbackServerContext* context,
                                                      const v1::FanoutRequest* request,
                                                      v1::FanoutResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto* reactor = new BridgedReactor(this, context);
   Request* r = Begin(context, reactor, "fanout", &request->target(), request->method());
   if (r == nullptr) return reactor;
   absl::StatusOr<bridge::RpcRequest> validated = ValidateFanout(*request, EditsFor(*r));
@@ -175,18 +218,20 @@ grpc::ServerUnaryReactor* CellGatewayService::Fanout(grpc::CallbackServerContext
     End(r, ToGrpcStatus(validated.status()));
     return reactor;
   }
-  bridge_->Fanout(*validated, [this, r, response](absl::StatusOr<bridge::SendResult> result) {
-    if (!result.ok()) return End(r, ToGrpcStatus(result.status()));
-    response->set_unique_id(result->unique_id);
-    End(r, grpc::Status::OK);
-  });
+  reactor->set_request(r);
+  bridge_->Fanout(*validated, SendOptionsOf(context, *reactor),
+                  [this, r, response](absl::StatusOr<bridge::SendResult> result) {
+                    if (!result.ok()) return End(r, ToGrpcStatus(result.status()));
+                    response->set_unique_id(result->unique_id);
+                    End(r, grpc::Status::OK);
+                  });
   return reactor;
 }
 
 grpc::ServerUnaryReactor* CellGatewayService::Call(grpc::CallbackServerContext* context,
                                                    const v1::CallRequest* request,
                                                    v1::CallResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto* reactor = new BridgedReactor(this, context);
   Request* r = Begin(context, reactor, "call", &request->target(), request->method());
   if (r == nullptr) return reactor;
   absl::StatusOr<ValidatedCall> validated =
@@ -196,6 +241,8 @@ grpc::ServerUnaryReactor* CellGatewayService::Call(grpc::CallbackServerContext* 
     return reactor;
   }
   validated->options.timeout = call_timeouts_.For(r->cell, validated->options.timeout);
+  validated->options.cancellation = reactor->cancellation();
+  reactor->set_request(r);
   bridge_->Call(validated->request, validated->options,
                 [this, r, response](absl::StatusOr<bridge::CallResult> result) {
                   if (!result.ok()) return End(r, ToGrpcStatus(result.status()));

@@ -23,7 +23,10 @@
 //      grant's context_deny and context_set applied; PERMISSION_DENIED for a denied key);
 //   5. for calls, the timeout bounded per cell (gateway/rpc/call_timeouts.h);
 //   6. the bridge.
-// A refusal at any step ends the request before the bridge sees it. Every request, refused
+// A refusal at any step ends the request before the bridge sees it. A caller that cancels (or
+// whose deadline passes) while the bridge holds its request withdraws it there
+// (bridge/cancellation.h); it is logged and counted CANCELLED (DEADLINE_EXCEEDED when its
+// deadline passed). Every request, refused
 // or not, gets one log line (info when OK, warning otherwise; none below the configured
 // level) whose caller-supplied values are cut to kMaxLoggedValueBytes (CapForLog), with the
 // caller's identity when there is an Authorizer.
@@ -100,6 +103,10 @@ class CellGatewayService final : public v1::CellGateway::CallbackService {
 
  private:
   struct Request;  // one request's bookkeeping: kind, cell, ids, start time
+  // The reactor of a Cast, Call or Fanout: when the caller cancels or its deadline passes
+  // while the bridge holds the request, the request is withdrawn from the bridge (its
+  // in-flight slot freed at once, not published if it was not yet) and ends right away.
+  class BridgedReactor;
 
   // Common start of every RPC: request id, metrics, in-flight count, then steps 1 to 3
   // above (`target` is null for ListCells, which has no target: it is only authenticated).
@@ -114,6 +121,9 @@ class CellGatewayService final : public v1::CellGateway::CallbackService {
   // Common end: metrics, log line, Finish, in-flight count. Deletes `request`.
   void End(Request* request, const grpc::Status& status);
   std::string CellLabel(const std::string& cell) const;
+  // A cast's or fanout's deadline and cancellation, for the bridge.
+  static bridge::SendOptions SendOptionsOf(const grpc::CallbackServerContext* context,
+                                           const BridgedReactor& reactor);
 
   bridge::RpcBridge* bridge_;
   GatewayMetrics* metrics_;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "bridge/cancellation.h"
 #include "bridge/envelope.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -414,6 +415,58 @@ TEST_F(ConnectionCoreTest, NextWaitIsTheEarlierOfTheNextDeadlineAndHalfTheHeartb
   EXPECT_EQ(core->NextWait(), absl::Milliseconds(500));  // half the heartbeat
   clock_.Advance(absl::Milliseconds(400));
   EXPECT_EQ(core->NextWait(), absl::Milliseconds(300));  // the deadline
+}
+
+// --- Callers who gave up ----------------------------------------------------------------------
+
+TEST_F(ConnectionCoreTest, CastWhoseCallersDeadlinePassedBeforeItsTurnIsNotPublished) {
+  std::unique_ptr<ConnectionCore> core = Connected();
+  Outcome late, in_time;
+  Outbound message = TestCast(late);
+  message.publish_by = clock_.Now();  // reached: the caller's deadline is now
+  Outbound other = TestCast(in_time);
+  other.publish_by = In(absl::Nanoseconds(1));
+  std::vector<Outbound> batch;
+  batch.push_back(std::move(message));
+  batch.push_back(std::move(other));
+  core->Publish(std::move(batch));
+  ASSERT_EQ(late.runs(), 1);
+  EXPECT_TRUE(absl::IsDeadlineExceeded(late.status())) << late.status();
+  EXPECT_THAT(late.status().message(), HasSubstr("nothing was sent"));
+  ASSERT_EQ(broker_.published().size(), 1u) << "only the message still in time";
+  EXPECT_EQ(in_time.runs(), 0) << "waits for its confirm";
+}
+
+TEST_F(ConnectionCoreTest, CancelledMessageIsNotPublishedAndEndsCancelled) {
+  std::unique_ptr<ConnectionCore> core = Connected();
+  Outcome cast;
+  Outbound message = TestCast(cast);
+  message.cancellation = std::make_shared<bridge::Cancellation>();
+  ASSERT_TRUE(message.cancellation->Attach([] {}));
+  ASSERT_TRUE(message.cancellation->Cancel());
+  Send(*core, std::move(message));
+  ASSERT_EQ(cast.runs(), 1);
+  EXPECT_TRUE(absl::IsCancelled(cast.status())) << cast.status();
+  EXPECT_TRUE(broker_.published().empty());
+}
+
+TEST_F(ConnectionCoreTest, WithdrawnCallEndsCancelledAndItsReplyIsDroppedAsLate) {
+  std::unique_ptr<ConnectionCore> core = Connected();
+  Outcome withdrawn, kept;
+  Send(*core, TestCall(withdrawn, "m1", In(absl::Seconds(60))));
+  Send(*core, TestCall(kept, "m2", In(absl::Seconds(60))));
+  core->Withdraw("m1");
+  ASSERT_EQ(withdrawn.runs(), 1);
+  EXPECT_TRUE(absl::IsCancelled(withdrawn.status())) << withdrawn.status();
+  EXPECT_EQ(core->pending_calls(), 1u) << "it holds no memory until its deadline";
+  core->Withdraw("no-such-call");  // nothing pending by that id: nothing happens
+  broker_.Deliver(ReplyBody("m1", "1"));
+  broker_.Deliver(ReplyBody("m2", "2"));
+  core->Service();
+  EXPECT_EQ(withdrawn.runs(), 1);
+  EXPECT_EQ(observer_.count("dropped_late"), 1);
+  ASSERT_EQ(kept.runs(), 1);
+  EXPECT_EQ(kept.result_json(), "2");
 }
 
 // --- Draining --------------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "bridge/cancellation.h"
 #include "bridge/envelope.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -318,6 +319,60 @@ TEST_F(RpcBridgeTest, CallWhoseDeadlineHasPassedIsRefusedBeforeAnythingIsSent) {
   ASSERT_TRUE(call.ran());
   EXPECT_TRUE(absl::IsDeadlineExceeded(call.Get().status()));
   EXPECT_TRUE(broker_.published().empty());
+}
+
+TEST_F(RpcBridgeTest, CastWhoseDeadlineHasPassedIsRefusedBeforeAnythingIsSent) {
+  RpcBridge& bridge = Start({Cell("c")});
+  bridge::SendOptions options;
+  options.deadline = clock_.Now();
+  Pending<SendResult> cast;
+  bridge.Cast(Request(), options, cast.Callback());
+  ASSERT_TRUE(cast.ran());
+  EXPECT_TRUE(absl::IsDeadlineExceeded(cast.Get().status()));
+  EXPECT_TRUE(broker_.published().empty());
+}
+
+TEST_F(RpcBridgeTest, CancelledCallFreesItsSlotAtOnceAndItsDoneNeverRuns) {
+  bridge::CellOptions one = Cell("one");
+  one.max_in_flight = 1;
+  RpcBridge& bridge = Start({one});
+  CallOptions withdrawable;
+  withdrawable.cancellation = std::make_shared<bridge::Cancellation>();
+  Pending<CallResult> cancelled, refused, admitted;
+  bridge.Call(Request(), withdrawable, cancelled.Callback());
+  ASSERT_TRUE(broker_.AwaitPublished(1, kWait));
+  bridge.Call(Request(), CallOptions(), refused.Callback());
+  ASSERT_TRUE(refused.ran());
+  EXPECT_TRUE(absl::IsResourceExhausted(refused.Get().status()));
+
+  EXPECT_TRUE(withdrawable.cancellation->Cancel());
+  bridge.Call(Request(), CallOptions(), admitted.Callback());
+  ASSERT_TRUE(broker_.AwaitPublished(2, kWait)) << "the slot was freed by the cancel";
+  // Both replies come on the one connection in order: once the second call has its reply,
+  // the first's was handled (and dropped) too.
+  broker_.Deliver(ReplyBody(bridge::DecodeRequest(broker_.published()[0].body)->msg_id, "1"));
+  broker_.Deliver(ReplyBody(bridge::DecodeRequest(broker_.published()[1].body)->msg_id, "2"));
+  ASSERT_TRUE(admitted.Get().ok()) << admitted.Get().status();
+  EXPECT_EQ(admitted.Get()->result_json, "2");
+  EXPECT_FALSE(cancelled.ran()) << "the caller that cancelled ends the request itself";
+}
+
+TEST_F(RpcBridgeTest, RequestCancelledBeforeTheBridgeTookItEndsCancelledAndSendsNothing) {
+  bridge::CellOptions one = Cell("one");
+  one.max_in_flight = 1;
+  RpcBridge& bridge = Start({one});
+  bridge::SendOptions options;
+  options.cancellation = std::make_shared<bridge::Cancellation>();
+  EXPECT_FALSE(options.cancellation->Cancel());
+  Pending<SendResult> cast;
+  bridge.Cast(Request(), options, cast.Callback());
+  ASSERT_TRUE(cast.ran()) << "ended inline";
+  EXPECT_TRUE(absl::IsCancelled(cast.Get().status()));
+  // The slot it briefly took is back: a cell of one slot still takes the next request.
+  Pending<SendResult> next;
+  bridge.Cast(Request(), next.Callback());
+  EXPECT_TRUE(next.Get().ok()) << next.Get().status();
+  EXPECT_EQ(broker_.published().size(), 1u);
 }
 
 TEST_F(RpcBridgeTest, StopEndsCallsInFlightWithUnavailable) {

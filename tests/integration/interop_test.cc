@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/blocking_counter.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -52,12 +53,15 @@ class InteropTest : public ::testing::Test {
     capped.version_aliases["grizzly"] = "1.1";
     bridge::CellOptions small = Cell("small", node_->Url("/"), "nova");
     small.max_in_flight = 3;
+    bridge::CellOptions single = Cell("single", node_->Url("/"), "nova");
+    single.max_in_flight = 1;
     // max_call_timeout defaults to rpc_response_timeout: no call to it outlives 1 s.
     bridge::CellOptions short_calls = Cell("short", node_->Url("/"), "nova");
     short_calls.rpc_response_timeout = absl::Seconds(1);
     auto gateway = StartGateway({Cell("cell1", node_->Url("/"), "nova"), capped, small,
                                  Cell("cell_a", node_->Url("cell_a"), "nova"),
-                                 Cell("cell_b", node_->Url("cell_b"), "nova"), short_calls});
+                                 Cell("cell_b", node_->Url("cell_b"), "nova"), short_calls,
+                                 single});
     ASSERT_TRUE(gateway.ok()) << gateway.status();
     gateway_ = new RunningGateway(*std::move(gateway));
   }
@@ -596,10 +600,50 @@ TEST_F(InteropTest, RequestsBeyondMaxInFlightAreRefusedAtOnceAndTheOthersComplet
   EXPECT_TRUE(Call(Target("small"), "echo", "{}", &response).ok());
 }
 
+TEST_F(InteropTest, ACallerThatCancelsFreesItsMaxInFlightSlotAtOnce) {
+  // "single" allows one request in flight. The slow call holds it until its caller cancels;
+  // before, the slot stayed taken until the method returned (15 s) or the call's deadline.
+  const std::string seconds = "15.0271828";
+  v1::CallRequest slow = SlowCall("single", "host1", 0);
+  slow.set_args_json(absl::StrCat(R"({"seconds": )", seconds, "}"));
+  grpc::ClientContext context;
+  v1::CallResponse slow_response;
+  absl::Notification slow_done;
+  grpc::Status slow_status;
+  gateway_->client->stub().async()->Call(&context, &slow, &slow_response,
+                                         [&](grpc::Status status) {
+                                           slow_status = std::move(status);
+                                           slow_done.Notify();
+                                         });
+  ASSERT_TRUE(AwaitLine("host1", seconds).ok()) << "the server is running it";
+  v1::CallResponse response;
+  ASSERT_EQ(Call(Target("single"), "echo", "{}", &response).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << "the one slot is taken";
+
+  const absl::Time cancelled_at = absl::Now();
+  context.TryCancel();
+  ASSERT_TRUE(slow_done.WaitForNotificationWithTimeout(kWait));
+  EXPECT_EQ(slow_status.error_code(), grpc::StatusCode::CANCELLED);
+  // The gateway learns of the cancel a moment after the client: ask until the slot is back,
+  // bounded well inside the 15 s the method still runs.
+  grpc::Status next;
+  do {
+    if (next.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      absl::SleepFor(absl::Milliseconds(5));  // a poll interval, not a wait for an event
+    }
+    next = Call(Target("single"), "echo", "{}", &response);
+  } while (next.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+           absl::Now() - cancelled_at < absl::Seconds(8));
+  EXPECT_TRUE(next.ok()) << next.error_message();
+  EXPECT_LT(absl::Now() - cancelled_at, absl::Seconds(8))
+      << "the slot came back only when the method returned";
+}
+
 TEST_F(InteropTest, ListCellsShowsEveryCellConnectedWithoutPasswords) {
   v1::ListCellsResponse response;
   ASSERT_TRUE(gateway_->client->ListCells(&response).ok());
-  ASSERT_EQ(response.cells_size(), 6);
+  ASSERT_EQ(response.cells_size(), 7);
   for (const auto& cell : response.cells()) {
     EXPECT_TRUE(cell.connected()) << cell.name();
     EXPECT_EQ(cell.control_exchange(), "nova");

@@ -67,6 +67,15 @@ class CellGatewayService::BridgedReactor final : public grpc::ServerUnaryReactor
     }
   }
   void OnDone() override { delete this; }
+  // Run OnDone and OnCancel on the thread that completes the RPC instead of scheduling them on
+  // gRPC's executor, as gRPC does for its own DefaultReactor: that hop cost every request
+  // about one more context switch in the gateway (tests/bench, two runs each, switches per
+  // call: calls at 64 in flight 2.6 with DefaultReactor, 3.5 scheduled, 2.3 inline; casts at
+  // 64 in flight 1.8, 2.3, 1.8; calls at 1 in flight 9.8, 11.7, 10.8). Both
+  // reactions are short and never block (End logs and finishes; the cancellation frees a
+  // slot and posts to a connection's queue). gRPC marks this hook "not API" (grpc 1.51,
+  // Debian 12); `override` makes a gRPC without it fail to build rather than change silently.
+  bool InternalInlineable() override { return true; }
 
  private:
   CellGatewayService* const service_;

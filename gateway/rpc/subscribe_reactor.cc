@@ -82,6 +82,7 @@ class SubscribeReactor::Stream : public bridge::NotificationSubscriber {
   void WriteDone(bool ok) {
     Step next;
     std::string ack_id;
+    bool cancel = !ok;
     bridge::NotificationSubscription* subscription = nullptr;
     {
       absl::MutexLock lock(&mu_);
@@ -93,38 +94,49 @@ class SubscribeReactor::Stream : public bridge::NotificationSubscriber {
         // The call is broken (the client went away): nothing more can be written.
         finish_wanted_ = grpc::Status(grpc::StatusCode::CANCELLED, "the stream broke");
       }
+      cancel = cancel || std::exchange(cancel_after_in_flight_, false);
       subscription = ended_ ? nullptr : subscription_.get();
       next = PickLocked();
     }
     if (subscription != nullptr) {
+      // In this order: the consumer thread takes them in turn, and an ack after the cancel
+      // would find the channel closed and the message back in the queue.
       if (!ack_id.empty()) {
         subscription->Acknowledge({ack_id}).IgnoreError();  // our own id: always well-formed
-      } else if (!ok) {
-        subscription->Cancel();
       }
+      if (cancel) subscription->Cancel();
     }
     Perform(next);
   }
 
   void MetadataDone() {
     Step next;
+    bool cancel;
     {
       absl::MutexLock lock(&mu_);
       in_flight_ = false;
+      cancel = std::exchange(cancel_after_in_flight_, false);
       next = PickLocked();
     }
+    if (cancel) CancelSubscription();
     Perform(next);
   }
 
   // Ends the stream with `status` (unless it is ending already) and the subscription with it.
+  // With a write in flight the subscription ends once the write is done: with auto_ack, what
+  // the client read is acknowledged first. (A client that half-closes right after reading
+  // the last notification often does so before the gateway hears that the write completed.)
   void End(const grpc::Status& status) {
     Step next;
+    bool cancel_now;
     {
       absl::MutexLock lock(&mu_);
       if (!finish_wanted_.has_value()) finish_wanted_ = status;
+      cancel_now = !in_flight_;
+      if (!cancel_now) cancel_after_in_flight_ = true;
       next = PickLocked();
     }
-    CancelSubscription();
+    if (cancel_now) CancelSubscription();
     Perform(next);
   }
 
@@ -208,6 +220,8 @@ class SubscribeReactor::Stream : public bridge::NotificationSubscriber {
   std::deque<v1::Notification> queue_ ABSL_GUARDED_BY(mu_);
   v1::Notification current_ ABSL_GUARDED_BY(mu_);  // the write in flight
   bool in_flight_ ABSL_GUARDED_BY(mu_) = false;    // a write or the initial metadata
+  // End() came while in_flight_: the completion of that operation cancels the subscription.
+  bool cancel_after_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   bool metadata_wanted_ ABSL_GUARDED_BY(mu_) = false;
   bool metadata_sent_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<grpc::Status> finish_wanted_ ABSL_GUARDED_BY(mu_);

@@ -281,8 +281,12 @@ class PrivateRabbitMQ(object):
                 # epmd's own PID; the shell execs epmd, so $$ is that PID.
                 # -port too: epmd reports it in NAMES replies, and Erlang
                 # rejects an epmd whose reported port differs from its own.
+                # bash, not sh: dash takes single-digit fds only, and a test
+                # process with many files open gets a listener fd of 10 or
+                # more ("Bad fd number": no epmd, and the node fails with
+                # "nodistribution").
                 self._epmd = subprocess.Popen(
-                    ['/bin/sh', '-c',
+                    ['/bin/bash', '-c',
                      'exec 3<&%d; LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" '
                      '-systemd -port %d' % (fd, self.epmd_port), EPMD],
                     pass_fds=(fd,), stdin=subprocess.DEVNULL, stdout=log,
@@ -348,7 +352,7 @@ class PrivateRabbitMQ(object):
             # closed, i.e. when this process is gone. Its own session keeps it
             # out of a signal aimed at the owner's process group.
             self._guardian = subprocess.Popen(
-                ['/bin/sh', '-c', 'read _; kill -9 -$0 $1 2>/dev/null',
+                ['/bin/bash', '-c', 'read _; kill -9 -$0 $1 2>/dev/null',
                  str(self.pid), str(self.epmd_pid)],
                 stdin=read_end, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, start_new_session=True)

@@ -19,9 +19,8 @@
 //                        target.exchange other than the control exchange does not exist
 //   UNAVAILABLE          no broker connection, no queue bound for the topic (the broker returned
 //                        the message), a nack, the connection lost before the confirm, or shutdown
-//   DEADLINE_EXCEEDED    no reply by the deadline (calls)
-//   DEADLINE_EXCEEDED    also: the caller's deadline passed before the message was published
-//                        (nothing sent)
+//   DEADLINE_EXCEEDED    no reply by the deadline (calls); or the caller's deadline passed
+//                        before the message was published (nothing sent)
 //   CANCELLED            the caller cancelled before the bridge took the request (nothing sent)
 //   RESOURCE_EXHAUSTED   the cell already has max_in_flight requests in flight, or the encoded
 //                        message exceeds max_message_bytes (nothing sent)

@@ -44,6 +44,11 @@ sys.path.insert(0, os.path.join(REPO, 'tests', 'support'))
 
 import rabbitmq_node  # noqa: E402
 
+# The demo watches the gateway's health with gRPC and then starts more processes. With gRPC's
+# fork support on (python3-grpcio's default) a fork while a channel is busy can deadlock in
+# gRPC's fork handler; the children exec at once and never use this process's gRPC.
+os.environ.setdefault('GRPC_ENABLE_FORK_SUPPORT', 'false')
+
 PYTHON = '/usr/bin/python3'
 CLI = 'bazel-bin/client/cellgw-cli'
 CELLGW = 'bazel-bin/gateway/cellgw'

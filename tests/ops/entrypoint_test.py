@@ -21,10 +21,11 @@ import signal
 import subprocess
 import urllib.request
 
-import grpc
 import yaml
 
-import ops_support
+import ops_support  # before grpc: see tests/support/python_test_tree.py
+
+import grpc
 from ops_support import (SERVING, Gateway, OpsTestCase, free_port, gateway_pb2,
                          health_check, runfile, status_name, tmpdir, write_file)
 

@@ -18,9 +18,10 @@ import os
 import threading
 import time
 
-import grpc
 
-import ops_support
+import ops_support  # before grpc: see tests/support/python_test_tree.py
+
+import grpc
 from ops_support import (SERVING, Gateway, HealthWatch, OpsTestCase, health_check, tmpdir,
                          write_file)
 

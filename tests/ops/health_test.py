@@ -13,12 +13,13 @@ Changes are observed on Watch streams (the server pushes them), never by polling
 import os
 import threading
 
-import grpc
 from google.protobuf import descriptor_pb2
 from google.protobuf import descriptor_pool
 from google.protobuf import message_factory
 
-import ops_support
+import ops_support  # before grpc: see tests/support/python_test_tree.py
+
+import grpc
 from ops_support import (NOT_SERVING, SERVING, Gateway, HealthWatch, OpsTestCase,
                          health_check, ops_reflection_pb2, ops_reflection_pb2_grpc,
                          status_name, tmpdir, write_file)

@@ -12,9 +12,10 @@ promise against what was recorded."""
 import json
 import os
 
-import grpc
 
-import ops_support
+import ops_support  # before grpc: see tests/support/python_test_tree.py
+
+import grpc
 from ops_support import (GENERATED_REQUEST_ID, RFC3339_UTC, Gateway, OsloServer,
                          OpsTestCase, gateway_pb2, tmpdir, write_file)
 

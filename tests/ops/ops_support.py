@@ -44,8 +44,8 @@ sys.path.insert(0, runfile('tests/support'))
 sys.path.insert(0, runfile('tests/ops/py'))
 sys.path.insert(0, runfile('proto/py'))
 
+import python_test_tree  # noqa: E402,F401  (before grpc, and keeps it initialised: see there)
 import grpc  # noqa: E402
-import python_test_tree  # noqa: E402,F401  (keeps gRPC initialised: see there)
 
 from cellgw.v1 import gateway_pb2  # noqa: E402,F401
 from cellgw.v1 import gateway_pb2_grpc  # noqa: E402,F401

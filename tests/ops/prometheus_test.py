@@ -13,9 +13,10 @@ import subprocess
 import urllib.parse
 import urllib.request
 
-import grpc
 
-import ops_support
+import ops_support  # before grpc: see tests/support/python_test_tree.py
+
+import grpc
 from ops_support import (Gateway, OsloServer, OpsTestCase, gateway_pb2, free_port,
                          poll_until, runfile, tmpdir, write_file)
 

@@ -12,9 +12,10 @@ import json
 import os
 import signal
 
-import grpc
 
-import ops_support
+import ops_support  # before grpc: see tests/support/python_test_tree.py
+
+import grpc
 from ops_support import (NOT_SERVING, SERVING, Gateway, HealthWatch, OpsTestCase,
                          OsloServer, gateway_pb2, tmpdir, write_file)
 

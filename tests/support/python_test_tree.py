@@ -2,9 +2,22 @@
 the tree and the built binaries are, waiting until the gateway reports a cell SERVING, and gRPC
 kept initialised for the whole test process (importing this module is enough)."""
 import os
+import sys
 import threading
 
-import grpc
+# gRPC's fork support (on by default in Debian's python3-grpcio) runs handlers around every
+# fork() while gRPC is initialised: they stop gRPC's executor threads by joining them. A test
+# that starts cellgw-cli while one of its channels is busy on the default executor then
+# deadlocks in subprocess's fork: the executor thread waits to enter gRPC, which the handler has
+# blocked, and the handler waits for that thread (seen in CI's ASan stage: cli_client_test hung
+# until its timeout). The children exec at once and never use gRPC, so the tests need none of
+# it. Read when gRPC is first imported and initialised, hence the check.
+if 'grpc' in sys.modules:
+    raise ImportError('import python_test_tree (or ops_support) before grpc: '
+                      'GRPC_ENABLE_FORK_SUPPORT must be set first')
+os.environ['GRPC_ENABLE_FORK_SUPPORT'] = 'false'
+
+import grpc  # noqa: E402
 
 # gRPC core shuts itself down when a process's last channel closes, on a thread of its own,
 # and starts again with the next channel. Debian's python3-grpcio (1.51) races there: a test

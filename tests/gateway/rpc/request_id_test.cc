@@ -10,7 +10,7 @@ TEST(RequestIdTest, UsesTheCallersIdWhenItIsPrintableAndShort) {
 }
 
 TEST(RequestIdTest, GeneratesReqUuidOtherwise) {
-  for (const std::string bad : {std::string(), std::string("has space"), std::string(129, 'a'),
+  for (const std::string& bad : {std::string(), std::string("has space"), std::string(129, 'a'),
                                 std::string("tab\there"), std::string("caf\xc3\xa9")}) {
     const std::string id = ChooseRequestId(bad);
     EXPECT_EQ(id.size(), 40u) << bad;  // "req-" + 36-character dashed uuid

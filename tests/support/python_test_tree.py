@@ -1,6 +1,7 @@
 """What the Python tests of the gateway share (tests/python, tests/clients, tests/ops): where
 the tree and the built binaries are, waiting until the gateway reports a cell SERVING, and gRPC
-kept initialised for the whole test process (importing this module is enough)."""
+set up for a test process that also starts others: fork support off, and kept initialised for the
+whole process (importing this module before grpc is enough)."""
 import os
 import sys
 import threading

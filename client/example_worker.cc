@@ -8,17 +8,23 @@
 //   fail(**kw)   raises ValueError("fail was called"), which the caller's oslo rebuilds as a
 //                ValueError, as from a Python server
 // Casts and fanouts of those methods are answered with their id only. It prints one line per
-// request it answers, and exits when the gateway ends the stream (non-zero unless OK).
+// request it answers, and exits when the gateway ends the stream (non-zero unless OK). SIGTERM
+// or SIGINT stop it cleanly: the stream is cancelled (the gateway fails any call it still held,
+// as for a worker that goes) and it exits 0.
 //
 // Deliberately simple: one thread, the synchronous gRPC API, answers in arrival order. The
 // arguments are spliced into the result as JSON text, never parsed, so big integers and
 // unicode come back exactly as the caller wrote them.
 #include <grpcpp/grpcpp.h>
+#include <pthread.h>
+#include <signal.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "cellgw/v1/gateway.grpc.pb.h"
 
@@ -63,9 +69,26 @@ int main(int argc, char** argv) {
   }
   if (topic.empty() || server.empty()) return Usage();
 
+  // Blocked before gRPC starts its threads, so that they inherit the mask and only the watcher
+  // below receives these signals: a handler could not call TryCancel (not async-signal-safe).
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  grpc::ClientContext context;
+  std::atomic<bool> stream_over{false};
+  std::atomic<bool> stopped_by_signal{false};
+  std::thread watcher([&] {
+    int signal_number = 0;
+    sigwait(&stop_signals, &signal_number);
+    if (stream_over.load()) return;  // woken by main to let it exit
+    stopped_by_signal.store(true);
+    context.TryCancel();
+  });
+
   auto stub = cellgw::v1::CellGateway::NewStub(
       grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
   auto stream = stub->Serve(&context);
   cellgw::v1::ServeRequest first;
   cellgw::v1::Registration* registration = first.mutable_register_();
@@ -109,6 +132,13 @@ int main(int argc, char** argv) {
     if (!stream->Write(answer)) break;
   }
   const grpc::Status status = stream->Finish();
+  stream_over.store(true);
+  pthread_kill(watcher.native_handle(), SIGTERM);  // no-op wake-up if it already returned
+  watcher.join();
+  if (stopped_by_signal.load()) {
+    std::fprintf(stderr, "stopped by signal: stream cancelled\n");
+    return 0;
+  }
   std::fprintf(stderr, "stream ended: %d %s\n", static_cast<int>(status.error_code()),
                status.error_message().c_str());
   return status.ok() ? 0 : 1;

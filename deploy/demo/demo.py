@@ -283,6 +283,7 @@ class Demo(object):
         self.workdir = workdir
         self.broker = None
         self.services = {}     # server name -> Popen
+        self.workers = set()   # which of them are gRPC workers (stopped before the gateway)
         self.gateway = None
         self.events = ServiceEvents()
         self.addr = None
@@ -594,6 +595,7 @@ class Demo(object):
         finally:
             stderr.close()
         self.services[name] = proc  # stopped with the services, by PID
+        self.workers.add(name)
         self.events.attach(name, proc.stdout, self.path('%s.log' % name))
         self.events.wait_for(lambda s, t: s == 'registered', 1,
                              '%s registered' % name, timeout=STARTUP_TIMEOUT_S)
@@ -678,6 +680,15 @@ class Demo(object):
             code = stop_process(self.subscriber)
             note('the gRPC subscriber (pid %d) stopped, exit status %s' % (
                 self.subscriber.pid, code))
+        # The gRPC workers before the gateway: they stop cleanly (exit 0) on SIGTERM, and
+        # would exit 1 on the stream the gateway's own shutdown ends.
+        for name in [n for n in self.services if n in self.workers]:
+            proc = self.services.pop(name)
+            pids.append(proc.pid)
+            code = stop_process(proc)
+            note('%s (pid %d) stopped, exit status %s' % (name, proc.pid, code))
+            if code != 0:
+                problems.append('%s exited with status %s' % (name, code))
         if self.gateway is not None:
             pids.append(self.gateway.pid)
             code = stop_process(self.gateway)

@@ -11,14 +11,24 @@ It registers one endpoint (default namespace, version 1.0) with two methods:
   add(a, b)   -> a + b (the arguments arrive as JSON text; json.loads keeps big ints exact)
   fail(**kw)  raises ZeroDivisionError, sent back as the caller's oslo exception
 Casts and fanouts are answered with their id only. Prints one line per request; exits when
-the gateway ends the stream (0 when it ended OK).
+the gateway ends the stream (0 when it ended OK). SIGTERM or SIGINT stop it cleanly: the
+stream is cancelled (the gateway fails any call it still held) and it exits 0.
 """
 
 import argparse
 import json
 import os
 import queue
+import signal
 import sys
+
+class Stop(Exception):
+    """Raised in the main thread by SIGTERM or SIGINT."""
+
+
+def raise_stop(signum, frame):
+    raise Stop()
+
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_STUBS = os.path.join(HERE, '..', '..', 'bazel-bin', 'proto', 'py')
@@ -66,6 +76,8 @@ def main(argv=None):
 
     stub = gateway_pb2_grpc.CellGatewayStub(grpc.insecure_channel(args.addr))
     events = stub.Serve(requests())
+    signal.signal(signal.SIGTERM, raise_stop)
+    signal.signal(signal.SIGINT, raise_stop)
     try:
         for event in events:
             if event.HasField('registered'):
@@ -76,6 +88,10 @@ def main(argv=None):
             outgoing.put(answer(incoming))
             print('answered: %s %s %s' % (gateway_pb2.Incoming.Kind.Name(incoming.kind),
                                          incoming.method, incoming.args_json), flush=True)
+    except Stop:
+        events.cancel()
+        print('stopped by signal: stream cancelled', file=sys.stderr)
+        return 0
     except grpc.RpcError as exc:
         print('stream ended: %s %s' % (exc.code().name, exc.details()), file=sys.stderr)
         return 1

@@ -578,9 +578,10 @@ TEST_F(ServeTest, TheExampleCppWorkerAnswersARealOsloClient) {
             R"({"greeting": "hello from cpp1", "kw": {"n": 18446744073709551615}})");
   EXPECT_EQ(ClientOutput({"--topic", "example", "call", "fail", "{}"}),
             R"({"exception": "ValueError", "message": "fail was called", "module": "builtins"})");
-  (*worker)->Signal(SIGTERM);
+  (*worker)->Signal(SIGTERM);  // a clean stop: the stream is cancelled, exit status 0
   auto code = (*worker)->WaitFor(kWait);
-  EXPECT_TRUE(code.ok()) << code.status();
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0);
 }
 
 TEST_F(ServeTest, TheExamplePythonWorkerAnswersARealOsloClient) {
@@ -599,9 +600,10 @@ TEST_F(ServeTest, TheExamplePythonWorkerAnswersARealOsloClient) {
   EXPECT_EQ(ClientOutput({"--topic", "pyexample", "call", "fail", "{}"}),
             R"({"exception": "ZeroDivisionError", "message": "division by zero", )"
             R"("module": "builtins"})");
-  (*worker)->Signal(SIGTERM);
+  (*worker)->Signal(SIGTERM);  // a clean stop: the stream is cancelled, exit status 0
   auto code = (*worker)->WaitFor(kWait);
-  EXPECT_TRUE(code.ok()) << code.status();
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0);
 }
 
 // One broker outage, two gateways: the suite's (subscription_outage_timeout 60 s, longer than

@@ -12,9 +12,10 @@
 // or SIGINT stop it cleanly: the stream is cancelled (the gateway fails any call it still held,
 // as for a worker that goes) and it exits 0.
 //
-// Deliberately simple: one thread, the synchronous gRPC API, answers in arrival order. The
-// arguments are spliced into the result as JSON text, never parsed, so big integers and
-// unicode come back exactly as the caller wrote them.
+// Deliberately simple: one thread answers, in arrival order, on the synchronous gRPC API (a
+// second one only waits for the stop signals). The arguments are spliced into the result as
+// JSON text, never parsed, so big integers and unicode come back exactly as the caller wrote
+// them.
 #include <grpcpp/grpcpp.h>
 #include <pthread.h>
 #include <signal.h>

@@ -22,6 +22,7 @@ import queue
 import signal
 import sys
 
+
 class Stop(Exception):
     """Raised in the main thread by SIGTERM or SIGINT."""
 

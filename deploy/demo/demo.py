@@ -282,8 +282,8 @@ class Demo(object):
     def __init__(self, workdir):
         self.workdir = workdir
         self.broker = None
-        self.services = {}     # server name -> Popen
-        self.workers = set()   # which of them are gRPC workers (stopped before the gateway)
+        self.services = {}     # oslo server name -> Popen
+        self.workers = {}      # gRPC worker name -> Popen
         self.gateway = None
         self.events = ServiceEvents()
         self.addr = None
@@ -594,8 +594,7 @@ class Demo(object):
             proc = spawn(argv, subprocess.PIPE, stderr)
         finally:
             stderr.close()
-        self.services[name] = proc  # stopped with the services, by PID
-        self.workers.add(name)
+        self.workers[name] = proc  # stopped before the gateway, by PID
         self.events.attach(name, proc.stdout, self.path('%s.log' % name))
         self.events.wait_for(lambda s, t: s == 'registered', 1,
                              '%s registered' % name, timeout=STARTUP_TIMEOUT_S)
@@ -671,34 +670,30 @@ class Demo(object):
     # -- tear-down ------------------------------------------------------------------------
 
     def stop_all(self):
-        """Stops everything this demo started, by PID: gateway, services, broker."""
+        """Stops everything this demo started, by PID: subscriber, gRPC workers, gateway,
+        oslo services, broker."""
         heading('Stopping everything this demo started')
         problems = []
         pids = []
+
+        def stop(label, proc, clean_codes=None):
+            """Stops `proc`; an exit status outside `clean_codes` (None: any) is a problem."""
+            pids.append(proc.pid)
+            code = stop_process(proc)
+            note('%s (pid %d) stopped, exit status %s' % (label, proc.pid, code))
+            if clean_codes is not None and code not in clean_codes:
+                problems.append('%s exited with status %s' % (label, code))
+
         if self.subscriber is not None:
-            pids.append(self.subscriber.pid)
-            code = stop_process(self.subscriber)
-            note('the gRPC subscriber (pid %d) stopped, exit status %s' % (
-                self.subscriber.pid, code))
+            stop('the gRPC subscriber', self.subscriber)
         # The gRPC workers before the gateway: they stop cleanly (exit 0) on SIGTERM, and
         # would exit 1 on the stream the gateway's own shutdown ends.
-        for name in [n for n in self.services if n in self.workers]:
-            proc = self.services.pop(name)
-            pids.append(proc.pid)
-            code = stop_process(proc)
-            note('%s (pid %d) stopped, exit status %s' % (name, proc.pid, code))
-            if code != 0:
-                problems.append('%s exited with status %s' % (name, code))
+        for name, proc in self.workers.items():
+            stop(name, proc, (0,))
         if self.gateway is not None:
-            pids.append(self.gateway.pid)
-            code = stop_process(self.gateway)
-            note('cellgw (pid %d) stopped, exit status %s' % (self.gateway.pid, code))
-            if code not in (0, -signal.SIGTERM):
-                problems.append('cellgw exited with status %s' % code)
+            stop('cellgw', self.gateway, (0, -signal.SIGTERM))
         for server, proc in self.services.items():
-            pids.append(proc.pid)
-            code = stop_process(proc)
-            note('%s (pid %d) stopped, exit status %s' % (server, proc.pid, code))
+            stop(server, proc)
         if self.broker is not None and self.broker.pid is not None:
             broker_pids = [self.broker.pid, self.broker.epmd_pid]
             pids.extend(p for p in broker_pids if p)

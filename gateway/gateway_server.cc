@@ -227,8 +227,11 @@ bool GatewayServer::Shutdown(absl::Duration grace) {
   Log(LogLevel::kInfo, "shutting down",
       {{"in_flight", service_->in_flight()},
        {"grace_seconds", absl::ToDoubleSeconds(grace)}});
-  health_->BeginShutdown();
+  // New requests are refused before health turns NOT_SERVING: whoever has seen NOT_SERVING
+  // must not get a request accepted (in the other order a scheduler pause between the two
+  // lets one through, which CI's ASan stage saw in sigterm_test).
   service_->BeginShutdown();
+  health_->BeginShutdown();
   const bool drained = service_->AwaitIdle(grace);
   if (!drained) {
     Log(LogLevel::kWarning, "grace period over with requests still in flight",

@@ -229,7 +229,7 @@ bool GatewayServer::Shutdown(absl::Duration grace) {
        {"grace_seconds", absl::ToDoubleSeconds(grace)}});
   // New requests are refused before health turns NOT_SERVING: whoever has seen NOT_SERVING
   // must not get a request accepted (in the other order a scheduler pause between the two
-  // lets one through, which CI's ASan stage saw in sigterm_test).
+  // lets one through).
   service_->BeginShutdown();
   health_->BeginShutdown();
   const bool drained = service_->AwaitIdle(grace);
